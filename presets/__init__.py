@@ -1,0 +1,1 @@
+"""Preset data files (TOML) and label lists; no code lives here."""

@@ -1,0 +1,5 @@
+"""``python -m stcli``."""
+
+from .cli import main
+
+main()

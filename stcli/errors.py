@@ -1,0 +1,42 @@
+"""One exception hierarchy for everything stcli reports to a user.
+
+Each error carries a one-line message that names the file involved and, where there is
+one, the fix. The CLI maps them to exit codes: per-video problems (``VideoError``) become
+error records and exit code 1 at the end of a batch; everything else stops the run with
+exit code 2 (usage or setup).
+"""
+
+from __future__ import annotations
+
+
+class StcliError(Exception):
+    """Base class: a problem the user can act on, described in one line."""
+
+    exit_code = 2
+
+
+class UsageError(StcliError):
+    """Bad options or arguments (unknown preset, malformed --views, ...)."""
+
+
+class PresetError(UsageError):
+    """A preset that does not exist or whose data file is malformed."""
+
+
+class CheckpointError(StcliError):
+    """A checkpoint that cannot be read or does not match its preset."""
+
+
+class WeightsError(StcliError):
+    """Weights that are missing and cannot be downloaded, or a failed download."""
+
+
+class VideoError(StcliError):
+    """One video cannot be used (missing, empty, truncated, not a video, no frames)."""
+
+    exit_code = 1
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")

@@ -1,0 +1,133 @@
+"""Presets: the data files under ``presets/`` read into frozen dataclasses.
+
+A preset names a checkpoint, the architecture it needs, its label list and the official
+test protocol. Adding a checkpoint means adding a TOML file and a label list; no code.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+
+from .errors import PresetError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+# Installed, ``presets/`` is the package ``stcli.preset_files`` (see pyproject.toml); in a
+# source checkout it is read from the repository root.
+_PACKAGE = "stcli.preset_files"
+_SOURCE_TREE = Path(__file__).resolve().parent.parent / "presets"
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How clips and crops are taken from one video (``SampleFrames`` + resize + crop)."""
+
+    num_clips: int
+    crops: int
+    short_side: int
+    crop_size: int
+
+    @property
+    def views(self) -> str:
+        """The protocol as ``NxC`` (clips x crops), the form ``--views`` takes."""
+        return f"{self.num_clips}x{self.crops}"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture settings that must match the checkpoint's tensors."""
+
+    depth: int
+    num_classes: int
+    head: str
+    spatial_stride: tuple[int, ...]
+    pos_dim: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Everything stcli knows about one released checkpoint."""
+
+    name: str
+    description: str
+    task: str
+    labels_file: str
+    weights_file: str
+    weights_url: str
+    model: ModelConfig
+    clip_len: int
+    frame_interval: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    test: Protocol
+    fast: Protocol
+
+    @property
+    def labels(self) -> list[str]:
+        """Class names in checkpoint output order."""
+        return _read_labels(self.labels_file)
+
+
+@lru_cache(maxsize=1)
+def preset_root() -> Traversable:
+    """The folder holding the preset TOML files and ``labels/``."""
+    try:
+        return resources.files(_PACKAGE)
+    except ModuleNotFoundError:
+        return _SOURCE_TREE
+
+
+def available_presets() -> list[str]:
+    """Names of the presets shipped with stcli, sorted."""
+    root = preset_root()
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+@lru_cache(maxsize=None)
+def load_preset(name: str) -> Preset:
+    """Read ``presets/<name>.toml``; raise :class:`PresetError` naming the known presets."""
+    names = available_presets()
+    if name not in names:
+        raise PresetError(f"unknown preset '{name}': choose one of {', '.join(names)}")
+    source = preset_root() / f"{name}.toml"
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+        model = data["model"]
+        inputs = data["input"]
+        return Preset(
+            name=data["name"],
+            description=data["description"],
+            task=data["task"],
+            labels_file=data["labels"],
+            weights_file=data["weights"]["file"],
+            weights_url=data["weights"]["url"],
+            model=ModelConfig(
+                depth=int(model["depth"]),
+                num_classes=int(model["num_classes"]),
+                head=model["head"],
+                spatial_stride=tuple(model["spatial_stride"]),
+                pos_dim=tuple(model["pos_dim"]),
+            ),
+            clip_len=int(inputs["clip_len"]),
+            frame_interval=int(inputs["frame_interval"]),
+            mean=tuple(inputs["mean"]),
+            std=tuple(inputs["std"]),
+            test=Protocol(**data["protocol"]["test"]),
+            fast=Protocol(**data["protocol"]["fast"]),
+        )
+    except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
+        raise PresetError(f"preset file {source} is malformed: {exc!r}") from exc
+
+
+@lru_cache(maxsize=None)
+def _read_labels(relative: str) -> list[str]:
+    text = (preset_root() / relative).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]

@@ -1,0 +1,1 @@
+"""Tasks: each takes a loaded model and video paths and returns result records."""

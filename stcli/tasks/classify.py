@@ -1,0 +1,180 @@
+"""Video -> Prediction: the official multi-view test protocol, end to end.
+
+Per video: sample clip indices (``sampling``), decode each distinct frame once
+(``video``), resize and normalize it once (``transforms``), cut the views, run them
+through the network in batches and average the per-view softmax (mmaction2's
+``average_clips='prob'``). While the network works on one video, the next one is decoded
+on a background thread.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import UsageError, VideoError
+from ..presets import Preset, Protocol, load_preset
+from ..results import ClassScore, Prediction, Result, VideoFailure
+from ..runtime import load_model, resolve_device
+from ..sampling import test_clip_indices
+from ..transforms import crop_boxes, normalize, resize_frames, resized_size, stack_views, view_plan
+from ..video import VideoInfo, open_video
+from ..weights import resolve_weights
+
+_VIEWS = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
+
+
+def parse_views(text: str) -> tuple[int, int]:
+    """``"10x3"`` -> ``(10, 3)``: clips x crops, crops in {1, 3}."""
+    match = _VIEWS.match(text or "")
+    if not match:
+        raise UsageError(f"--views '{text}' is not of the form NxC (for example 10x3 or 1x1)")
+    clips, crops = int(match.group(1)), int(match.group(2))
+    if clips < 1 or crops not in (1, 3):
+        raise UsageError(f"--views '{text}': need at least 1 clip and 1 or 3 crops")
+    return clips, crops
+
+
+def choose_protocol(preset: Preset, views: str | None = None, fast: bool = False) -> Protocol:
+    """The preset's official protocol, its fast setting, or either with ``NxC`` views."""
+    base = preset.fast if fast else preset.test
+    if views is None:
+        return base
+    clips, crops = parse_views(views)
+    if crops == 3 and base.short_side != base.crop_size:
+        raise UsageError(
+            f"three crops need the short side ({base.short_side}) to equal the crop size "
+            f"({base.crop_size}); use --views {clips}x1 with --fast"
+        )
+    return Protocol(clips, crops, base.short_side, base.crop_size)
+
+
+@dataclass
+class _Prepared:
+    info: VideoInfo
+    clips: torch.Tensor  # (views, 3, T, K, K), normalized
+    started: float
+
+
+class Recognizer:
+    """A loaded recognition model plus its preset; ``classify`` runs the whole protocol."""
+
+    def __init__(
+        self, model: nn.Module, preset: Preset, device: torch.device,
+        weights: Path | None = None, batch_size: int = 8,
+    ) -> None:
+        self.model = model
+        self.preset = preset
+        self.device = device
+        self.weights = weights
+        self.batch_size = batch_size
+        self.labels = preset.labels
+
+    # -- one video -------------------------------------------------------------------
+    def prepare(self, path: str | Path, protocol: Protocol) -> _Prepared:
+        """Decode and preprocess every view of one video (no network work)."""
+        started = time.perf_counter()
+        with open_video(path) as video:
+            info = video.info
+            indices = test_clip_indices(
+                info.num_frames, self.preset.clip_len, self.preset.frame_interval,
+                protocol.num_clips,
+            )
+            # Each distinct frame is decoded, resized and normalized once, however many
+            # clips and crops share it.
+            distinct, rows = np.unique(indices, return_inverse=True)
+            size = resized_size(info.width, info.height, protocol.short_side)
+            frames = torch.cat(
+                [resize_frames(chunk, size) for chunk in video.read_chunks(distinct)]
+            )
+        frames = normalize(frames, self.preset.mean, self.preset.std)
+        try:
+            boxes = crop_boxes(*size, protocol.crop_size, protocol.crops)
+        except ValueError as exc:
+            raise VideoError(path, f"cannot take the crops of this protocol: {exc}") from exc
+        clips = stack_views(frames, view_plan(rows.reshape(indices.shape), boxes))
+        return _Prepared(info, clips, started)
+
+    @torch.inference_mode()
+    def view_probabilities(self, clips: torch.Tensor) -> torch.Tensor:
+        """Softmax over classes for each view, ``(views, classes)``, in batches."""
+        out = []
+        for start in range(0, len(clips), self.batch_size):
+            batch = clips[start : start + self.batch_size].to(self.device, non_blocking=True)
+            out.append(self.model(batch).float().softmax(dim=1).cpu())
+        return torch.cat(out)
+
+    def _finish(self, path: str, prepared: _Prepared, protocol: Protocol, top_k: int) -> Prediction:
+        probs = self.view_probabilities(prepared.clips).mean(dim=0)
+        k = min(top_k, len(probs))
+        scores, ids = probs.topk(k)
+        info = prepared.info
+        return Prediction(
+            video=path, frames=info.num_frames, fps=round(info.fps, 6),
+            duration_s=round(info.duration_s, 6), views=protocol.views, preset=self.preset.name,
+            seconds=round(time.perf_counter() - prepared.started, 4),
+            topk=[
+                ClassScore(rank, int(i), self.labels[int(i)], float(s))
+                for rank, (s, i) in enumerate(zip(scores.tolist(), ids.tolist()), start=1)
+            ],
+        )
+
+    # -- batches ---------------------------------------------------------------------
+    def iter_classify(
+        self, paths: Iterable[str | Path], views: str | None = None, fast: bool = False,
+        top_k: int = 5,
+    ) -> Iterator[Result]:
+        """Yield one result per path, in order; a bad video yields a :class:`VideoFailure`.
+
+        Decoding of the next video overlaps with the network's work on the current one.
+        """
+        protocol = choose_protocol(self.preset, views, fast)
+        if top_k < 1:
+            raise UsageError("--top-k must be at least 1")
+        paths = [str(p) for p in paths]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stcli-decode") as pool:
+            submit: Callable[[str], Future] = lambda p: pool.submit(self.prepare, p, protocol)  # noqa: E731
+            pending = submit(paths[0]) if paths else None
+            for i, path in enumerate(paths):
+                started = time.perf_counter()
+                current, pending = pending, (submit(paths[i + 1]) if i + 1 < len(paths) else None)
+                try:
+                    yield self._finish(path, current.result(), protocol, top_k)
+                except VideoError as exc:
+                    yield VideoFailure(path, exc.reason, self.preset.name,
+                                       round(time.perf_counter() - started, 4))
+                except (RuntimeError, ValueError, MemoryError) as exc:
+                    # Anything unforeseen in one video must not end the batch.
+                    yield VideoFailure(path, f"failed: {type(exc).__name__}: {exc}".splitlines()[0],
+                                       self.preset.name, round(time.perf_counter() - started, 4))
+
+    def classify(
+        self, paths: str | Path | Iterable[str | Path], views: str | None = None,
+        fast: bool = False, top_k: int = 5,
+    ) -> list[Result]:
+        """Classify one path or many; returns one record per path, in order."""
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        return list(self.iter_classify(paths, views=views, fast=fast, top_k=top_k))
+
+
+def load_recognizer(
+    preset: str = "k400", checkpoint: str | Path | None = None, device: str = "cpu",
+    download: bool = True, progress: bool = True, batch_size: int = 8,
+) -> Recognizer:
+    """Load a preset's model (fetching its weights on first use) ready to ``classify``."""
+    spec = load_preset(preset)
+    if spec.task != "recognition":
+        raise UsageError(f"preset '{preset}' is for {spec.task}, not recognition")
+    torch_device = resolve_device(device)
+    weights = resolve_weights(spec, checkpoint, download=download, progress=progress)
+    model = load_model(spec, weights, torch_device)
+    return Recognizer(model, spec, torch_device, weights=weights, batch_size=batch_size)

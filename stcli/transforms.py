@@ -1,0 +1,81 @@
+"""Frames to network input: short-side resize, crops, normalization. Pure functions.
+
+Geometry follows the reference pipeline exactly (mmaction2 ``Resize``, ``CenterCrop``,
+``ThreeCrop``); resizing is bilinear with half-pixel centres and no antialiasing, like
+OpenCV's ``INTER_LINEAR``, and the result is rounded to 8-bit values as the reference
+pipeline (which resizes uint8 images) does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+Box = tuple[int, int, int, int]  # x, y, w, h in the resized frame
+
+
+def resized_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """``(w, h)`` after scaling the short side to ``short_side``, keeping the aspect ratio."""
+    factor = short_side / min(width, height)
+    return int(width * factor + 0.5), int(height * factor + 0.5)
+
+
+def crop_boxes(width: int, height: int, crop_size: int, crops: int) -> list[Box]:
+    """Crop boxes in mmaction2 order: 1 = ``CenterCrop``; 3 = ``ThreeCrop``.
+
+    ThreeCrop takes the start, the end and the middle of the long side; it needs the
+    short side to equal the crop size (the official protocols resize to make it so).
+    """
+    if crops == 1:
+        return [((width - crop_size) // 2, (height - crop_size) // 2, crop_size, crop_size)]
+    if crops != 3:
+        raise ValueError(f"crops must be 1 or 3, got {crops}")
+    if crop_size == height:
+        step = (width - crop_size) // 2
+        return [(x, 0, crop_size, crop_size) for x in (0, 2 * step, step)]
+    if crop_size == width:
+        step = (height - crop_size) // 2
+        return [(0, y, crop_size, crop_size) for y in (0, 2 * step, step)]
+    raise ValueError(f"three crops of {crop_size} need a frame whose short side is {crop_size}")
+
+
+def resize_frames(frames: np.ndarray | Tensor, size: tuple[int, int]) -> Tensor:
+    """uint8 ``(F, H, W, 3)`` frames -> float ``(F, 3, h, w)`` with 8-bit values, ``size=(w, h)``."""
+    x = torch.as_tensor(frames).permute(0, 3, 1, 2).float()
+    width, height = size
+    if (x.shape[-1], x.shape[-2]) != (width, height):
+        x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False)
+        x = x.round_().clamp_(0, 255)
+    return x
+
+
+def normalize(x: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
+    """Per-channel ``(x - mean) / std`` on a tensor whose channel axis is 1."""
+    shape = (1, 3) + (1,) * (x.dim() - 2)
+    m = torch.tensor(mean, dtype=x.dtype).reshape(shape)
+    s = torch.tensor(std, dtype=x.dtype).reshape(shape)
+    return (x - m) / s
+
+
+def view_plan(clip_rows: np.ndarray, boxes: Sequence[Box]) -> list[tuple[Box, np.ndarray]]:
+    """Views in mmaction2 order, crop-major: view ``v`` is crop ``v // clips`` of clip ``v % clips``.
+
+    ``clip_rows`` maps each clip's frames to rows of the resized-frame tensor, ``(clips, T)``.
+    """
+    return [(box, rows) for box in boxes for rows in clip_rows]
+
+
+def stack_views(frames: Tensor, views: Sequence[tuple[Box, np.ndarray]]) -> Tensor:
+    """Cut views out of ``frames`` ``(F, 3, h, w)`` into a batch ``(V, 3, T, K, K)``.
+
+    ``frames`` holds each distinct frame once, already resized and normalized, so that
+    frames shared by overlapping clips and by the three crops are processed once.
+    """
+    out = []
+    for (x, y, w, h), rows in views:
+        out.append(frames[torch.as_tensor(rows), :, y : y + h, x : x + w].transpose(0, 1))
+    return torch.stack(out)

@@ -1,0 +1,231 @@
+"""Opening, probing and reading videos: decord first, ffmpeg (through ffmpeg-python) second.
+
+Every failure surfaces as :class:`~stcli.errors.VideoError` with a one-line reason that a
+user can act on; raw decoder exceptions and decoder log spam never reach the terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import VideoError
+
+_STDERR_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What stcli reports about a video: frame count, rate and size as decoded."""
+
+    path: str
+    num_frames: int
+    fps: float
+    width: int
+    height: int
+    backend: str
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds (frames / fps)."""
+        return self.num_frames / self.fps if self.fps > 0 else 0.0
+
+
+class Video:
+    """An open video. ``read(indices)`` returns uint8 RGB frames ``(n, H, W, 3)``."""
+
+    info: VideoInfo
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def read_chunks(self, indices: Sequence[int], chunk: int = 32) -> Iterator[np.ndarray]:
+        """Frames for ``indices`` (sorted, distinct) in chunks, bounding peak memory."""
+        for start in range(0, len(indices), chunk):
+            yield self.read(indices[start : start + chunk])
+
+    def close(self) -> None:
+        """Release decoder resources."""
+
+    def __enter__(self) -> Video:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence native decoders (decord logs errors straight to fd 2)."""
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no usable stderr: nothing to silence
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+
+
+class DecordVideo(Video):
+    """Reads with decord's ``VideoReader`` (the reference decoder, accurate seeking)."""
+
+    def __init__(self, path: str) -> None:
+        import decord
+
+        decord.logging.set_level(decord.logging.QUIET)
+        with _quiet_stderr():
+            self._reader = decord.VideoReader(path, num_threads=0)
+        self.path = path
+        num_frames = len(self._reader)
+        if num_frames == 0:
+            raise VideoError(path, "contains no video frames")
+        height, width = self._reader[0].shape[:2]
+        self.info = VideoInfo(path, num_frames, float(self._reader.get_avg_fps()), width, height, "decord")
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        try:
+            with _quiet_stderr():
+                return self._reader.get_batch(list(map(int, indices))).asnumpy()
+        except Exception as exc:  # noqa: BLE001 - decord raises bare RuntimeErrors
+            raise VideoError(
+                self.path,
+                f"decoding failed near frame {int(indices[0])} of {self.info.num_frames}: "
+                "the file is truncated or corrupt; re-download or re-encode it",
+            ) from exc
+
+    def close(self) -> None:
+        self.__dict__.pop("_reader", None)
+
+
+class FfmpegVideo(Video):
+    """Reads through an ``ffmpeg`` rawvideo pipe; for files decord cannot open.
+
+    The frame count comes from demuxing (``-count_packets``), which reads no pixels; a
+    file whose readable packets fall short of its own index is reported as truncated.
+    """
+
+    def __init__(self, path: str) -> None:
+        import ffmpeg
+
+        try:
+            probe = ffmpeg.probe(path, select_streams="v:0", count_packets=None)
+        except ffmpeg.Error as exc:
+            raise VideoError(path, _probe_failure(path, exc.stderr)) from exc
+        except FileNotFoundError as exc:
+            raise VideoError(path, "cannot be decoded: ffmpeg is not installed") from exc
+        streams = probe.get("streams", [])
+        if not streams:
+            raise VideoError(path, "has no video stream (audio-only or not a video file)")
+        stream = streams[0]
+        readable = int(stream.get("nb_read_packets") or 0)
+        declared = int(stream.get("nb_frames") or 0)
+        if readable == 0:
+            raise VideoError(path, "contains no video frames")
+        if declared and readable < declared:
+            raise VideoError(
+                path,
+                f"truncated: only {readable} of {declared} frames are present; "
+                "re-download or re-encode it",
+            )
+        self.path = path
+        self.info = VideoInfo(
+            path, readable, _rate(stream.get("avg_frame_rate")) or _rate(stream.get("r_frame_rate")),
+            int(stream["width"]), int(stream["height"]), "ffmpeg",
+        )
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        return np.concatenate(list(self.read_chunks(indices, chunk=len(indices) or 1)))
+
+    def read_chunks(self, indices: Sequence[int], chunk: int = 32) -> Iterator[np.ndarray]:
+        wanted = sorted(set(int(i) for i in indices))
+        if not wanted:
+            return
+        w, h = self.info.width, self.info.height
+        frame_bytes = w * h * 3
+        with tempfile.TemporaryFile() as errors:
+            cmd = [
+                "ffmpeg", "-v", "error", "-nostdin", "-i", self.path, "-map", "0:v:0",
+                "-f", "rawvideo", "-pix_fmt", "rgb24", "-fps_mode", "passthrough", "pipe:",
+            ]
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+            out, position, pending = [], 0, iter(wanted)
+            target = next(pending, None)
+            try:
+                while target is not None:
+                    raw = proc.stdout.read(frame_bytes)
+                    if len(raw) < frame_bytes:
+                        errors.seek(0)
+                        detail = errors.read().decode(errors="replace").strip().splitlines()
+                        raise VideoError(
+                            self.path,
+                            f"decoding stopped at frame {position} of {self.info.num_frames}"
+                            f"{': ' + detail[-1] if detail else ''}; the file is corrupt",
+                        )
+                    if position == target:
+                        out.append(np.frombuffer(raw, np.uint8).reshape(h, w, 3))
+                        target = next(pending, None)
+                        if len(out) == chunk:
+                            yield np.stack(out)
+                            out = []
+                    position += 1
+                if out:
+                    yield np.stack(out)
+            finally:
+                proc.kill()
+                proc.wait()
+
+
+def _rate(text: str | None) -> float:
+    try:
+        num, _, den = (text or "0/1").partition("/")
+        return float(num) / float(den or 1)
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+
+
+def _probe_failure(path: str, stderr: bytes | None) -> str:
+    lines = (stderr or b"").decode(errors="replace").strip().splitlines()
+    detail = lines[-1].split(": ", 1)[-1] if lines else "unknown error"
+    with open(path, "rb") as f:
+        head = f.read(12)
+    if head[4:8] == b"ftyp" and any("moov atom not found" in line for line in lines):
+        return "truncated or incomplete MP4 (no 'moov' index): re-download or re-encode it"
+    return f"not a readable video ({detail})"
+
+
+def open_video(path: str | Path) -> Video:
+    """Open ``path`` with decord, falling back to ffmpeg; raise :class:`VideoError`."""
+    path = str(path)
+    if not os.path.exists(path):
+        raise VideoError(path, "file not found")
+    if os.path.isdir(path):
+        raise VideoError(path, "is a directory, not a video file")
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise VideoError(path, f"cannot be read ({exc.strerror})") from exc
+    if size == 0:
+        raise VideoError(path, "empty file (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise VideoError(path, "permission denied")
+    try:
+        return DecordVideo(path)
+    except VideoError:
+        raise
+    except Exception:  # noqa: BLE001 - decord cannot open it; let ffmpeg try and explain
+        return FfmpegVideo(path)

@@ -1,0 +1,82 @@
+"""Shared fixtures: reference checkpoints, generated videos, the shared sample videos."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.reference import write_reference_checkpoint
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_VIDEOS = REPO.parent / "shared" / "videos"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Two cores on CI: keep torch from oversubscribing when tests run model code.
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture(scope="session")
+def reference_checkpoint(tmp_path_factory: pytest.TempPathFactory):
+    """``reference_checkpoint(variant)`` -> path of an mmengine-style reference .pth."""
+    folder = tmp_path_factory.mktemp("weights")
+    made: dict[str, Path] = {}
+
+    def make(variant: str = "k400") -> Path:
+        if variant not in made:
+            made[variant] = write_reference_checkpoint(variant, folder / f"{variant}_reference.pth")
+        return made[variant]
+
+    return make
+
+
+def make_video(path: Path, *, frames: int, size: tuple[int, int] = (320, 240), fps: int = 25,
+               pattern: str = "testsrc2", codec: str = "libx264", extra: list[str] | None = None) -> Path:
+    """Encode a synthetic video with ffmpeg's lavfi sources (deterministic content)."""
+    w, h = size
+    cmd = [
+        "ffmpeg", "-v", "error", "-y", "-f", "lavfi",
+        "-i", f"{pattern}=size={w}x{h}:rate={fps}",
+        "-frames:v", str(frames), "-c:v", codec, "-pix_fmt", "yuv420p", *(extra or []), str(path),
+    ]
+    subprocess.run(cmd, check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def generated_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Videos made by ffmpeg: landscape, portrait, short (< one 61-frame span), one frame."""
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is required by the test suite (apt-get install -y ffmpeg)")
+    folder = tmp_path_factory.mktemp("videos")
+    return {
+        "landscape": make_video(folder / "landscape.mp4", frames=90, size=(320, 240)),
+        "portrait": make_video(folder / "portrait.mp4", frames=70, size=(180, 320), pattern="mandelbrot"),
+        "short": make_video(folder / "short.mp4", frames=20, size=(256, 256), pattern="smptebars"),
+        "single": make_video(folder / "single.mp4", frames=1, size=(160, 120)),
+    }
+
+
+@pytest.fixture(scope="session")
+def shared_videos() -> Path:
+    """``../shared/videos`` beside the repository; tests using it skip when it is absent."""
+    if not (SHARED_VIDEOS / "demo.mp4").is_file():
+        pytest.skip("../shared/videos is not present")
+    return SHARED_VIDEOS
+
+
+def run_stcli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
+              cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``stcli`` as a user does: a subprocess with its own stdout/stderr."""
+    full_env = {**os.environ, **(env or {})}
+    exe = shutil.which("stcli")
+    cmd = [exe] if exe else [sys.executable, "-m", "stcli"]
+    return subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, env=full_env, input=stdin,
+        cwd=cwd, timeout=timeout,
+    )

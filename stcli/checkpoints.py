@@ -55,7 +55,7 @@ _TRUSTED.update(
     {("torch", n): getattr(torch, n) for n in dir(torch) if n.endswith("Storage")}
 )
 _TRUSTED.update(
-    {("torch", n): getattr(torch, n) for n in dir(torch) if isinstance(getattr(torch, n), torch.dtype)}
+    {("torch", n): v for n in dir(torch) if isinstance(v := getattr(torch, n), torch.dtype)}
 )
 
 

@@ -11,7 +11,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -64,8 +64,11 @@ def _domain_errors() -> Iterator[None]:
             raise
         _err(f"stcli: error: {exc}")
         raise typer.Exit(exc.exit_code) from None
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+    except (typer.Exit, typer.Abort):
         raise
+    except KeyboardInterrupt:
+        _err("stcli: interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:  # noqa: BLE001 - a bug must still end in one clear line
         if _state["debug"]:
             raise
@@ -183,31 +186,15 @@ def _write_stdout(text: str) -> None:
     sys.stdout.flush()
 
 
-class _NoProgress:
-    def write(self, text: str, file: object = None) -> None:
-        _err(text)
-
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, quiet: bool) -> object:
-    if quiet or total < 2:
-        return _NoProgress() if not quiet else _Silent()
+def _progress(total: int, quiet: bool) -> Any:
+    """A progress bar on stderr for batches; its ``write`` still reports errors when hidden."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="video", file=sys.stderr, desc="classify", dynamic_ncols=True)
+    return tqdm(total=total, unit="video", file=sys.stderr, desc="classify",
+                dynamic_ncols=True, disable=quiet or total < 2)
 
 
-class _Silent(_NoProgress):
-    def write(self, text: str, file: object = None) -> None:
-        pass
-
-
-def _print_table(results: list) -> None:
+def _print_table(results: list[Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -137,7 +137,8 @@ class SqueezeTimeNet(nn.Module):
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         in_planes = STAGE_PLANES[0]
         for index, (blocks, planes, stride, pdim) in enumerate(
-            zip(STAGE_BLOCKS[depth], STAGE_PLANES, spatial_stride, pos_dim), start=1
+            zip(STAGE_BLOCKS[depth], STAGE_PLANES, spatial_stride, pos_dim, strict=True),
+            start=1,
         ):
             layers = [Bottleneck(in_planes, planes, stride, pdim)]
             in_planes = planes * EXPANSION

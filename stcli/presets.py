@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -91,7 +91,7 @@ def available_presets() -> list[str]:
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_preset(name: str) -> Preset:
     """Read ``presets/<name>.toml``; raise :class:`PresetError` naming the known presets."""
     names = available_presets()
@@ -127,7 +127,7 @@ def load_preset(name: str) -> Preset:
         raise PresetError(f"preset file {source} is malformed: {exc!r}") from exc
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_labels(relative: str) -> list[str]:
     text = (preset_root() / relative).read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip()]

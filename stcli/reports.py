@@ -32,7 +32,9 @@ def format_from_path(path: str | os.PathLike[str]) -> str:
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix in ("json", "jsonl", "csv"):
         return suffix
-    raise UsageError(f"--out {path}: cannot tell the format from the extension; use .csv, .json or .jsonl")
+    raise UsageError(
+        f"--out {path}: cannot tell the format from the extension; use .csv, .json or .jsonl"
+    )
 
 
 def record(result: Result) -> dict[str, Any]:

@@ -44,7 +44,10 @@ def crop_boxes(width: int, height: int, crop_size: int, crops: int) -> list[Box]
 
 
 def resize_frames(frames: np.ndarray | Tensor, size: tuple[int, int]) -> Tensor:
-    """uint8 ``(F, H, W, 3)`` frames -> float ``(F, 3, h, w)`` with 8-bit values, ``size=(w, h)``."""
+    """uint8 ``(F, H, W, 3)`` frames -> float ``(F, 3, h, w)`` holding 8-bit values.
+
+    ``size`` is the target ``(w, h)``.
+    """
     x = torch.as_tensor(frames).permute(0, 3, 1, 2).float()
     width, height = size
     if (x.shape[-1], x.shape[-2]) != (width, height):
@@ -58,11 +61,11 @@ def normalize(x: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
     shape = (1, 3) + (1,) * (x.dim() - 2)
     m = torch.tensor(mean, dtype=x.dtype).reshape(shape)
     s = torch.tensor(std, dtype=x.dtype).reshape(shape)
-    return (x - m) / s
+    return x.sub(m).div_(s)
 
 
 def view_plan(clip_rows: np.ndarray, boxes: Sequence[Box]) -> list[tuple[Box, np.ndarray]]:
-    """Views in mmaction2 order, crop-major: view ``v`` is crop ``v // clips`` of clip ``v % clips``.
+    """Views in mmaction2 order, crop-major (view ``v``: crop ``v // clips``, clip ``v % clips``).
 
     ``clip_rows`` maps each clip's frames to rows of the resized-frame tensor, ``(clips, T)``.
     """
@@ -75,7 +78,9 @@ def stack_views(frames: Tensor, views: Sequence[tuple[Box, np.ndarray]]) -> Tens
     ``frames`` holds each distinct frame once, already resized and normalized, so that
     frames shared by overlapping clips and by the three crops are processed once.
     """
-    out = []
-    for (x, y, w, h), rows in views:
-        out.append(frames[torch.as_tensor(rows), :, y : y + h, x : x + w].transpose(0, 1))
-    return torch.stack(out)
+    (_, _, w, h), first = views[0]
+    out = frames.new_empty((len(views), frames.shape[1], len(first), h, w))
+    for v, ((x, y, w, h), rows) in enumerate(views):
+        # One copy per view, straight into the batch, already in (3, T, K, K) layout.
+        out[v].copy_(frames[torch.as_tensor(rows), :, y : y + h, x : x + w].transpose(0, 1))
+    return out

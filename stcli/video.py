@@ -95,7 +95,8 @@ class DecordVideo(Video):
         if num_frames == 0:
             raise VideoError(path, "contains no video frames")
         height, width = self._reader[0].shape[:2]
-        self.info = VideoInfo(path, num_frames, float(self._reader.get_avg_fps()), width, height, "decord")
+        fps = float(self._reader.get_avg_fps())
+        self.info = VideoInfo(path, num_frames, fps, width, height, "decord")
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         try:
@@ -143,10 +144,9 @@ class FfmpegVideo(Video):
                 "re-download or re-encode it",
             )
         self.path = path
-        self.info = VideoInfo(
-            path, readable, _rate(stream.get("avg_frame_rate")) or _rate(stream.get("r_frame_rate")),
-            int(stream["width"]), int(stream["height"]), "ffmpeg",
-        )
+        fps = _rate(stream.get("avg_frame_rate")) or _rate(stream.get("r_frame_rate"))
+        width, height = int(stream["width"]), int(stream["height"])
+        self.info = VideoInfo(path, readable, fps, width, height, "ffmpeg")
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         return np.concatenate(list(self.read_chunks(indices, chunk=len(indices) or 1)))

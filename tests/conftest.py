@@ -35,8 +35,10 @@ def reference_checkpoint(tmp_path_factory: pytest.TempPathFactory):
     return make
 
 
-def make_video(path: Path, *, frames: int, size: tuple[int, int] = (320, 240), fps: int = 25,
-               pattern: str = "testsrc2", codec: str = "libx264", extra: list[str] | None = None) -> Path:
+def make_video(
+    path: Path, *, frames: int, size: tuple[int, int] = (320, 240), fps: int = 25,
+    pattern: str = "testsrc2", codec: str = "libx264", extra: list[str] | None = None,
+) -> Path:
     """Encode a synthetic video with ffmpeg's lavfi sources (deterministic content)."""
     w, h = size
     cmd = [
@@ -56,7 +58,9 @@ def generated_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     folder = tmp_path_factory.mktemp("videos")
     return {
         "landscape": make_video(folder / "landscape.mp4", frames=90, size=(320, 240)),
-        "portrait": make_video(folder / "portrait.mp4", frames=70, size=(180, 320), pattern="mandelbrot"),
+        "portrait": make_video(
+            folder / "portrait.mp4", frames=70, size=(180, 320), pattern="mandelbrot"
+        ),
         "short": make_video(folder / "short.mp4", frames=20, size=(256, 256), pattern="smptebars"),
         "single": make_video(folder / "single.mp4", frames=1, size=(160, 120)),
     }

@@ -57,7 +57,8 @@ def write_reference_checkpoint(variant: str, path: Path) -> Path:
     """Write an mmengine-style checkpoint (``{"meta", "state_dict"}``) to ``path``."""
     import torch
 
-    torch.save({"meta": {"reference_variant": variant}, "state_dict": reference_state_dict(variant)}, path)
+    state = reference_state_dict(variant)
+    torch.save({"meta": {"reference_variant": variant}, "state_dict": state}, path)
     return path
 
 

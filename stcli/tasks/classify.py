@@ -25,7 +25,15 @@ from ..presets import Preset, Protocol, load_preset
 from ..results import ClassScore, Prediction, Result, VideoFailure
 from ..runtime import load_model, resolve_device
 from ..sampling import test_clip_indices
-from ..transforms import crop_boxes, normalize, resize_frames, resized_size, stack_views, view_plan
+from ..transforms import (
+    Box,
+    crop_boxes,
+    normalize,
+    resize_frames,
+    resized_size,
+    stack_views,
+    view_plan,
+)
 from ..video import VideoInfo, open_video
 from ..weights import resolve_weights
 
@@ -58,10 +66,24 @@ def choose_protocol(preset: Preset, views: str | None = None, fast: bool = False
 
 
 @dataclass
-class _Prepared:
+class PreparedVideo:
+    """A decoded video ready for the network: each distinct frame once, resized and
+    normalized, plus the plan that cuts the protocol's views out of those frames."""
+
     info: VideoInfo
-    clips: torch.Tensor  # (views, 3, T, K, K), normalized
+    frames: torch.Tensor  # (distinct frames, 3, h, w), normalized
+    plan: list[tuple[Box, np.ndarray]]
     started: float
+
+    @property
+    def clips(self) -> torch.Tensor:
+        """All views at once, ``(views, 3, T, K, K)``."""
+        return stack_views(self.frames, self.plan)
+
+    def batches(self, size: int) -> Iterator[torch.Tensor]:
+        """The views in batches of ``size``, cut only when needed (bounded memory)."""
+        for start in range(0, len(self.plan), size):
+            yield stack_views(self.frames, self.plan[start : start + size])
 
 
 class Recognizer:
@@ -79,7 +101,7 @@ class Recognizer:
         self.labels = preset.labels
 
     # -- one video -------------------------------------------------------------------
-    def prepare(self, path: str | Path, protocol: Protocol) -> _Prepared:
+    def prepare(self, path: str | Path, protocol: Protocol) -> PreparedVideo:
         """Decode and preprocess every view of one video (no network work)."""
         started = time.perf_counter()
         with open_video(path) as video:
@@ -100,20 +122,24 @@ class Recognizer:
             boxes = crop_boxes(*size, protocol.crop_size, protocol.crops)
         except ValueError as exc:
             raise VideoError(path, f"cannot take the crops of this protocol: {exc}") from exc
-        clips = stack_views(frames, view_plan(rows.reshape(indices.shape), boxes))
-        return _Prepared(info, clips, started)
+        plan = view_plan(rows.reshape(indices.shape), boxes)
+        return PreparedVideo(info, frames, plan, started)
+
+    def view_probabilities(self, clips: torch.Tensor) -> torch.Tensor:
+        """Softmax over classes for each view of ``(views, 3, T, K, K)``, ``(views, classes)``."""
+        return self._probabilities(clips.split(self.batch_size))
 
     @torch.inference_mode()
-    def view_probabilities(self, clips: torch.Tensor) -> torch.Tensor:
-        """Softmax over classes for each view, ``(views, classes)``, in batches."""
+    def _probabilities(self, batches: Iterable[torch.Tensor]) -> torch.Tensor:
         out = []
-        for start in range(0, len(clips), self.batch_size):
-            batch = clips[start : start + self.batch_size].to(self.device, non_blocking=True)
-            out.append(self.model(batch).float().softmax(dim=1).cpu())
+        for batch in batches:
+            out.append(self.model(batch.to(self.device)).float().softmax(dim=1).cpu())
         return torch.cat(out)
 
-    def _finish(self, path: str, prepared: _Prepared, protocol: Protocol, top_k: int) -> Prediction:
-        probs = self.view_probabilities(prepared.clips).mean(dim=0)
+    def _finish(
+        self, path: str, prepared: PreparedVideo, protocol: Protocol, top_k: int
+    ) -> Prediction:
+        probs = self._probabilities(prepared.batches(self.batch_size)).mean(dim=0)
         k = min(top_k, len(probs))
         scores, ids = probs.topk(k)
         info = prepared.info
@@ -123,7 +149,7 @@ class Recognizer:
             seconds=round(time.perf_counter() - prepared.started, 4),
             topk=[
                 ClassScore(rank, int(i), self.labels[int(i)], float(s))
-                for rank, (s, i) in enumerate(zip(scores.tolist(), ids.tolist()), start=1)
+                for rank, (s, i) in enumerate(zip(scores.tolist(), ids.tolist(), strict=True), 1)
             ],
         )
 

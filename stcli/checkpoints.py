@@ -107,7 +107,9 @@ def _read_pickle(path: Path) -> Any:
     except pickle.UnpicklingError:
         pass  # objects beyond tensors (mmengine meta): retry with inert placeholders
     except Exception as exc:  # noqa: BLE001 - torch raises many types for non-checkpoints
-        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({_short(exc)})") from exc
+        raise CheckpointError(
+            f"{path}: not a PyTorch checkpoint (neither a torch zip archive nor a pickle)"
+        ) from exc
     try:
         return torch.load(
             path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle

@@ -30,7 +30,11 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> list[str]
             out.extend(m for m in matches if not os.path.isdir(m)) if matches else out.append(arg)
         else:
             out.append(arg)
-    return list(dict.fromkeys(out))
+    # The same file spelled twice ("a.mp4", "./a.mp4") is processed once.
+    unique: dict[str, str] = {}
+    for path in out:
+        unique.setdefault(os.path.normpath(path), path)
+    return list(unique.values())
 
 
 def _videos_under(folder: str) -> list[str]:

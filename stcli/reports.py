@@ -72,6 +72,8 @@ def render_line(result: Result, fmt: str) -> str:
     """One result in a streamable format (``jsonl`` line or ``csv`` rows, no header)."""
     if fmt == "jsonl":
         return json.dumps(record(result)) + "\n"
+    if fmt != "csv":
+        raise UsageError(f"format '{fmt}' cannot be streamed; use jsonl or csv")
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CLASSIFY_COLUMNS, lineterminator="\n")
     writer.writerows(csv_rows(result))
@@ -102,7 +104,7 @@ def report_names(videos: Iterable[str]) -> dict[str, str]:
     for v in videos:
         stem = Path(v).stem or "video"
         if stems[Path(v).stem] > 1:
-            stem += "-" + hashlib.sha1(os.path.abspath(v).encode()).hexdigest()[:8]
+            stem += "-" + hashlib.sha1(v.encode()).hexdigest()[:8]
         names[v] = stem + ".json"
     return names
 

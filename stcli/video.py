@@ -44,8 +44,23 @@ class Video:
 
     info: VideoInfo
 
-    def read(self, indices: Sequence[int]) -> np.ndarray:  # pragma: no cover - interface
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        """Frames at ``indices``, in the order given (repeats allowed), ``(n, H, W, 3)``."""
+        indices = self._checked(indices)
+        if not indices:
+            return np.empty((0, self.info.height, self.info.width, 3), np.uint8)
+        return self._read(indices)
+
+    def _read(self, indices: list[int]) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def _checked(self, indices: Sequence[int]) -> list[int]:
+        indices = [int(i) for i in indices]
+        bad = [i for i in indices if not 0 <= i < self.info.num_frames]
+        if bad:
+            # A caller's mistake, not a broken file: do not report it as a VideoError.
+            raise IndexError(f"frame {bad[0]} is outside 0..{self.info.num_frames - 1}")
+        return indices
 
     def read_chunks(self, indices: Sequence[int], chunk: int = 32) -> Iterator[np.ndarray]:
         """Frames for ``indices`` (sorted, distinct) in chunks, bounding peak memory."""
@@ -98,10 +113,10 @@ class DecordVideo(Video):
         fps = float(self._reader.get_avg_fps())
         self.info = VideoInfo(path, num_frames, fps, width, height, "decord")
 
-    def read(self, indices: Sequence[int]) -> np.ndarray:
+    def _read(self, indices: list[int]) -> np.ndarray:
         try:
             with _quiet_stderr():
-                return self._reader.get_batch(list(map(int, indices))).asnumpy()
+                return self._reader.get_batch(indices).asnumpy()
         except Exception as exc:  # noqa: BLE001 - decord raises bare RuntimeErrors
             raise VideoError(
                 self.path,
@@ -148,11 +163,15 @@ class FfmpegVideo(Video):
         width, height = int(stream["width"]), int(stream["height"])
         self.info = VideoInfo(path, readable, fps, width, height, "ffmpeg")
 
-    def read(self, indices: Sequence[int]) -> np.ndarray:
-        return np.concatenate(list(self.read_chunks(indices, chunk=len(indices) or 1)))
+    def _read(self, indices: list[int]) -> np.ndarray:
+        wanted = sorted(set(indices))
+        frames = np.concatenate(list(self.read_chunks(wanted, chunk=len(wanted))))
+        row = {index: n for n, index in enumerate(wanted)}
+        return frames[[row[i] for i in indices]]
 
     def read_chunks(self, indices: Sequence[int], chunk: int = 32) -> Iterator[np.ndarray]:
-        wanted = sorted(set(int(i) for i in indices))
+        # One sequential pass through the pipe serves every chunk.
+        wanted = sorted(set(self._checked(indices)))
         if not wanted:
             return
         w, h = self.info.width, self.info.height

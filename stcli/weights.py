@@ -131,7 +131,10 @@ def download_weights(preset: Preset, progress: bool = True, force: bool = False)
     try:
         _install(preset, part, target)
     except CheckpointError as exc:
-        raise WeightsError(f"{url} did not give the '{preset.name}' checkpoint: {exc}") from exc
+        raise WeightsError(
+            f"{url} did not give the '{preset.name}' checkpoint ({exc}); put the right file "
+            f"at {target}"
+        ) from exc
     finally:
         part.unlink(missing_ok=True)
     return target

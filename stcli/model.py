@@ -177,7 +177,7 @@ class RecognitionHead(nn.Module):
         return self.fc_cls(pooled)
 
 
-class Recognizer(nn.Module):
+class RecognitionModel(nn.Module):
     """Backbone + recognition head; ``forward`` returns logits, ``features`` pooled 2048-d."""
 
     def __init__(

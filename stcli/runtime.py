@@ -9,7 +9,7 @@ from torch import nn
 
 from .checkpoints import load_into, read_checkpoint
 from .errors import UsageError
-from .model import Recognizer
+from .model import RecognitionModel
 from .presets import Preset
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -31,7 +31,7 @@ def build_model(preset: Preset) -> nn.Module:
     cfg = preset.model
     if cfg.head != "recognition":
         raise UsageError(f"preset '{preset.name}' needs the '{cfg.head}' head, not supported here")
-    return Recognizer(
+    return RecognitionModel(
         num_classes=cfg.num_classes,
         depth=cfg.depth,
         spatial_stride=cfg.spatial_stride,

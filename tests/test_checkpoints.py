@@ -12,7 +12,7 @@ import torch
 
 from stcli.checkpoints import check_state_dict, load_into, normalize_state_dict, read_checkpoint
 from stcli.errors import CheckpointError
-from stcli.model import Recognizer
+from stcli.model import RecognitionModel
 from tests.reference import reference_state_dict
 
 
@@ -39,8 +39,8 @@ def state() -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def k400_model() -> Recognizer:
-    return Recognizer(num_classes=400).eval()
+def k400_model() -> RecognitionModel:
+    return RecognitionModel(num_classes=400).eval()
 
 
 def same(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -129,7 +129,7 @@ def test_normalize_keeps_tensors_only() -> None:
 
 def test_reference_state_passes_and_loads(state, k400_model) -> None:
     check_state_dict(state, k400_model, "k400", "ref.pth")
-    model = Recognizer(num_classes=400)
+    model = RecognitionModel(num_classes=400)
     load_into(model, state, "k400", "ref.pth")
     for key, tensor in model.state_dict().items():
         assert same(tensor, state[key]), key
@@ -138,7 +138,7 @@ def test_reference_state_passes_and_loads(state, k400_model) -> None:
 def test_num_batches_tracked_may_be_absent(state) -> None:
     trimmed = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     assert len(trimmed) < len(state)
-    model = Recognizer(num_classes=400)
+    model = RecognitionModel(num_classes=400)
     load_into(model, trimmed, "k400", "exported.pth")
     key = "backbone.net.layer4.2.bn3.running_var"
     assert same(model.state_dict()[key], state[key])
@@ -186,7 +186,7 @@ def test_many_offenders_are_summarized(state, k400_model) -> None:
 
 
 def test_failed_load_leaves_model_untouched(state) -> None:
-    model = Recognizer(num_classes=400)
+    model = RecognitionModel(num_classes=400)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     broken = {**state, "cls_head.fc_cls.bias": torch.zeros(401)}
     with pytest.raises(CheckpointError, match="cls_head.fc_cls.bias"):
@@ -199,7 +199,7 @@ def test_k600_checkpoint_against_k400_model(reference_checkpoint, k400_model) ->
     path = reference_checkpoint("k600")
     state = read_checkpoint(path)
     with pytest.raises(CheckpointError) as info:
-        load_into(Recognizer(num_classes=400), state, "k400", path)
+        load_into(RecognitionModel(num_classes=400), state, "k400", path)
     msg = str(info.value)
     assert msg.startswith(f"{path}: does not match preset 'k400'")
     assert "cls_head.fc_cls.weight (600, 2048) != (400, 2048)" in msg

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from stcli.checkpoints import load_into
-from stcli.model import InterTemporalInteraction, Recognizer, SqueezeTimeNet
+from stcli.model import InterTemporalInteraction, RecognitionModel, SqueezeTimeNet
 from stcli.presets import load_preset
 from tests.reference import FIXTURES, manifest, reference_input, reference_state_dict
 
@@ -23,9 +23,9 @@ def _golden(variant: str) -> dict:
     return json.loads((FIXTURES / f"golden_{variant}.json").read_text())
 
 
-def _build(variant: str) -> Recognizer:
+def _build(variant: str) -> RecognitionModel:
     cfg = load_preset(variant).model
-    model = Recognizer(
+    model = RecognitionModel(
         num_classes=cfg.num_classes, depth=cfg.depth,
         spatial_stride=cfg.spatial_stride, pos_dim=cfg.pos_dim,
     ).eval()
@@ -33,7 +33,7 @@ def _build(variant: str) -> Recognizer:
     return model
 
 
-def _run(model: Recognizer, x: torch.Tensor) -> dict[str, torch.Tensor]:
+def _run(model: RecognitionModel, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """One forward pass of ``model(x)``; the feature map and pooled features come from hooks."""
     seen: dict[str, torch.Tensor] = {}
     h1 = model.backbone.register_forward_hook(lambda m, i, o: seen.__setitem__("fmap", o))
@@ -158,7 +158,7 @@ def test_wrong_clip_length_is_rejected(outputs) -> None:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_state_dict_matches_manifest(variant: str) -> None:
     cfg = load_preset(variant).model
-    model = Recognizer(
+    model = RecognitionModel(
         num_classes=cfg.num_classes, depth=cfg.depth,
         spatial_stride=cfg.spatial_stride, pos_dim=cfg.pos_dim,
     )

@@ -10,6 +10,7 @@ placeholder, importing nothing.
 from __future__ import annotations
 
 import pickle
+import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -102,8 +103,10 @@ def _read_safetensors(path: Path) -> dict[str, Tensor]:
 
 
 def _read_pickle(path: Path) -> Any:
+    # Zip-format files (torch >= 1.6) are memory-mapped: tensors are not copied on load.
+    mmap = zipfile.is_zipfile(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError:
         pass  # objects beyond tensors (mmengine meta): retry with inert placeholders
     except Exception as exc:  # noqa: BLE001 - torch raises many types for non-checkpoints
@@ -112,7 +115,8 @@ def _read_pickle(path: Path) -> Any:
         ) from exc
     try:
         return torch.load(
-            path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle
+            path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle,
+            mmap=mmap,
         )
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({_short(exc)})") from exc
@@ -174,8 +178,16 @@ def check_state_dict(
 
 
 def load_into(model: nn.Module, state: Mapping[str, Tensor], preset: str, source: object) -> None:
-    """Validate ``state`` strictly and copy it into ``model``."""
+    """Validate ``state`` strictly and make its tensors ``model``'s own.
+
+    The model may live on the meta device (built without initializing weights): tensors
+    are assigned, not copied, converted only where the checkpoint's dtype differs.
+    """
     check_state_dict(state, model, preset, source)
-    full = dict(model.state_dict())
-    full.update({k: v for k, v in state.items()})
-    model.load_state_dict(full, strict=True)
+    full = {}
+    for key, expected in model.state_dict().items():
+        value = state.get(key)
+        if value is None:  # a num_batches_tracked buffer the exporter dropped
+            value = torch.zeros(expected.shape, dtype=expected.dtype)
+        full[key] = value if value.dtype == expected.dtype else value.to(expected.dtype)
+    model.load_state_dict(full, strict=True, assign=True)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from torch import nn
 from ..errors import UsageError, VideoError
 from ..presets import Preset, Protocol, load_preset
 from ..results import ClassScore, Prediction, Result, VideoFailure
-from ..runtime import load_model, resolve_device
+from ..runtime import Background, load_model, resolve_device
 from ..sampling import test_clip_indices
 from ..transforms import (
     Box,
@@ -37,6 +36,7 @@ from ..transforms import (
 from ..video import VideoInfo, open_video
 from ..weights import resolve_weights
 
+_CHUNK_BYTES = 8 << 20  # ~32 frames of 340x256, 1 of 1080p: decode overlaps resize
 _VIEWS = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
 
 
@@ -101,9 +101,12 @@ class Recognizer:
         self.labels = preset.labels
 
     # -- one video -------------------------------------------------------------------
-    def prepare(self, path: str | Path, protocol: Protocol) -> PreparedVideo:
-        """Decode and preprocess every view of one video (no network work)."""
-        started = time.perf_counter()
+    def _decode(self, path: str | Path, protocol: Protocol) -> Iterator[object]:
+        """Yield the video's info and clip rows, then its distinct frames in chunks.
+
+        Pure decoding (no torch), so it can run on a background thread; chunks hold at
+        most ~64 MB of pixels so that a high-resolution video stays bounded in memory.
+        """
         with open_video(path) as video:
             info = video.info
             indices = test_clip_indices(
@@ -113,17 +116,25 @@ class Recognizer:
             # Each distinct frame is decoded, resized and normalized once, however many
             # clips and crops share it.
             distinct, rows = np.unique(indices, return_inverse=True)
-            size = resized_size(info.width, info.height, protocol.short_side)
-            frames = torch.cat(
-                [resize_frames(chunk, size) for chunk in video.read_chunks(distinct)]
-            )
-        frames = normalize(frames, self.preset.mean, self.preset.std)
+            yield info, rows.reshape(indices.shape)
+            chunk = max(1, _CHUNK_BYTES // (info.width * info.height * 3))
+            yield from video.read_chunks(distinct, chunk)
+
+    def _assemble(self, path: str | Path, decoded: Iterator[object], protocol: Protocol,
+                  started: float) -> PreparedVideo:
+        info, rows = next(decoded)
+        size = resized_size(info.width, info.height, protocol.short_side)
+        frames = torch.cat([resize_frames(chunk, size) for chunk in decoded])
+        frames = normalize(frames, self.preset.mean, self.preset.std, inplace=True)
         try:
             boxes = crop_boxes(*size, protocol.crop_size, protocol.crops)
         except ValueError as exc:
             raise VideoError(path, f"cannot take the crops of this protocol: {exc}") from exc
-        plan = view_plan(rows.reshape(indices.shape), boxes)
-        return PreparedVideo(info, frames, plan, started)
+        return PreparedVideo(info, frames, view_plan(rows, boxes), started)
+
+    def prepare(self, path: str | Path, protocol: Protocol) -> PreparedVideo:
+        """Decode and preprocess every view of one video (no network work)."""
+        return self._assemble(path, self._decode(path, protocol), protocol, time.perf_counter())
 
     def view_probabilities(self, clips: torch.Tensor) -> torch.Tensor:
         """Softmax over classes for each view of ``(views, 3, T, K, K)``, ``(views, classes)``."""
@@ -160,27 +171,39 @@ class Recognizer:
     ) -> Iterator[Result]:
         """Yield one result per path, in order; a bad video yields a :class:`VideoFailure`.
 
-        Decoding of the next video overlaps with the network's work on the current one.
+        Decoding runs on a background thread: the next video is decoded while the network
+        works on the current one (resizing stays on this thread, see ``Background``).
         """
         protocol = choose_protocol(self.preset, views, fast)
         if top_k < 1:
             raise UsageError("--top-k must be at least 1")
         paths = [str(p) for p in paths]
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stcli-decode") as pool:
-            submit: Callable[[str], Future] = lambda p: pool.submit(self.prepare, p, protocol)  # noqa: E731
-            pending = submit(paths[0]) if paths else None
+
+        def start(i: int) -> Background | None:
+            return Background(self._decode(paths[i], protocol)) if i < len(paths) else None
+
+        pending = start(0)
+        try:
             for i, path in enumerate(paths):
                 started = time.perf_counter()
-                current, pending = pending, (submit(paths[i + 1]) if i + 1 < len(paths) else None)
+                current = pending
                 try:
-                    yield self._finish(path, current.result(), protocol, top_k)
-                except VideoError as exc:
-                    yield VideoFailure(path, exc.reason, self.preset.name,
+                    prepared = self._assemble(path, current, protocol, started)
+                    pending = start(i + 1)
+                    yield self._finish(path, prepared, protocol, top_k)
+                except (VideoError, RuntimeError, ValueError, MemoryError) as exc:
+                    # Anything wrong with one video must not end the batch.
+                    reason = exc.reason if isinstance(exc, VideoError) else (
+                        f"failed: {type(exc).__name__}: {exc}".splitlines()[0])
+                    yield VideoFailure(path, reason, self.preset.name,
                                        round(time.perf_counter() - started, 4))
-                except (RuntimeError, ValueError, MemoryError) as exc:
-                    # Anything unforeseen in one video must not end the batch.
-                    yield VideoFailure(path, f"failed: {type(exc).__name__}: {exc}".splitlines()[0],
-                                       self.preset.name, round(time.perf_counter() - started, 4))
+                finally:
+                    current.close()
+                if pending is current:  # the failure came before the next one started
+                    pending = start(i + 1)
+        finally:
+            if pending is not None:
+                pending.close()
 
     def classify(
         self, paths: str | Path | Iterable[str | Path], views: str | None = None,

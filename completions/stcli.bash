@@ -1,0 +1,87 @@
+# bash completion for stcli. Generated from the command tree by
+# `python -m stcli.completions --write completions/`; do not edit by hand.
+# Install: source it from ~/.bashrc, or copy it to
+# ~/.local/share/bash-completion/completions/stcli (bash >= 4).
+
+_stcli_subcommands() {
+    case $1 in
+        stcli) echo 'classify weights' ;;
+        'stcli weights') echo 'download import list path' ;;
+    esac
+}
+
+_stcli_options() {
+    case $1 in
+        stcli) echo '--debug --version --help -h' ;;
+        'stcli classify') echo '--preset -p --checkpoint -c --device --views --fast --top-k -k --format -f --out -o --report-dir --batch-size --quiet -q --help -h' ;;
+        'stcli weights') echo '--help -h' ;;
+        'stcli weights download') echo '--force --quiet -q --help -h' ;;
+        'stcli weights import') echo '--help -h' ;;
+        'stcli weights list') echo '--format -f --help -h' ;;
+        'stcli weights path') echo '--help -h' ;;
+    esac
+}
+
+_stcli_takes_value() {
+    case "$1 $2" in
+        'stcli classify --preset'|'stcli classify -p'|'stcli classify --checkpoint'|'stcli classify -c'|'stcli classify --device'|'stcli classify --views'|'stcli classify --top-k'|'stcli classify -k'|'stcli classify --format'|'stcli classify -f'|'stcli classify --out'|'stcli classify -o'|'stcli classify --report-dir'|'stcli classify --batch-size'|'stcli weights list --format'|'stcli weights list -f') return 0 ;;
+    esac
+    return 1
+}
+
+_stcli_values() {
+    case "$1 $2" in
+        'stcli classify #'*) _stcli_reply -f ;;
+        'stcli classify --preset'|'stcli classify -p') _stcli_reply -W 'hmdb51 k400 k600' ;;
+        'stcli classify --checkpoint'|'stcli classify -c') _stcli_reply -f ;;
+        'stcli classify --device') _stcli_reply -W 'auto cpu cuda' ;;
+        'stcli classify --format'|'stcli classify -f') _stcli_reply -W 'table json jsonl csv' ;;
+        'stcli classify --out'|'stcli classify -o') _stcli_reply -f ;;
+        'stcli classify --report-dir') _stcli_reply -d ;;
+        'stcli weights download #0') _stcli_reply -W 'hmdb51 k400 k600' ;;
+        'stcli weights import #0') _stcli_reply -W 'hmdb51 k400 k600' ;;
+        'stcli weights import #1') _stcli_reply -f ;;
+        'stcli weights list --format'|'stcli weights list -f') _stcli_reply -W 'table json' ;;
+        'stcli weights path #0') _stcli_reply -W 'hmdb51 k400 k600' ;;
+    esac
+}
+
+_stcli_reply() {
+    [[ $1 == -W ]] || compopt -o filenames 2>/dev/null
+    mapfile -t COMPREPLY < <(compgen "$@" -- "$cur")
+}
+
+_stcli_complete() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    local node=stcli word i arg=0
+    COMPREPLY=()
+    if [[ $cur == = ]]; then
+        cur=''
+    elif [[ $prev == = ]]; then
+        prev=${COMP_WORDS[COMP_CWORD-2]}
+    fi
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        word=${COMP_WORDS[i]}
+        if [[ $word == -* ]]; then
+            if _stcli_takes_value "$node" "$word"; then
+                [[ ${COMP_WORDS[i+1]} == = ]] && i=$((i + 1))
+                i=$((i + 1))
+            fi
+        elif [[ " $(_stcli_subcommands "$node") " == *" $word "* ]]; then
+            node="$node $word" arg=0
+        else
+            arg=$((arg + 1))
+        fi
+    done
+    if [[ $prev == -* ]] && _stcli_takes_value "$node" "$prev"; then
+        _stcli_values "$node" "$prev"
+    elif [[ $cur == -* ]]; then
+        _stcli_reply -W "$(_stcli_options "$node")"
+    elif [[ -n $(_stcli_subcommands "$node") ]]; then
+        _stcli_reply -W "$(_stcli_subcommands "$node")"
+    else
+        _stcli_values "$node" "#$arg"
+    fi
+}
+
+complete -F _stcli_complete stcli

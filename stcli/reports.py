@@ -11,12 +11,13 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .results import Prediction, Result
+from .results import Result
 
 FORMATS = ("table", "json", "jsonl", "csv")
 CLASSIFY_COLUMNS = (
@@ -38,46 +39,62 @@ def format_from_path(path: str | os.PathLike[str]) -> str:
 
 
 def record(result: Result) -> dict[str, Any]:
-    """The JSON record of one result, with every documented key present."""
+    """The JSON record of one classify result, with every documented key present."""
     data = dataclasses.asdict(result)
     return {key: data.get(key, [] if key == "topk" else None) for key in _RECORD_KEYS}
 
 
-def csv_rows(result: Result) -> list[dict[str, Any]]:
-    """Long-form CSV rows: one per (video, rank); a failure is one row with empty rank."""
-    base = record(result)
-    base.pop("topk")
-    if not isinstance(result, Prediction) or not result.topk:
+def csv_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Long-form CSV rows of one classify record: one per (video, rank); a failure (or an
+    empty top-k) is one row with an empty rank."""
+    base = {k: v for k, v in rec.items() if k != "topk"}
+    if not rec.get("topk"):
         return [{**base, "rank": None, "class_id": None, "label": None, "score": None}]
-    return [{**base, **dataclasses.asdict(entry)} for entry in result.topk]
+    return [{**base, **entry} for entry in rec["topk"]]
 
 
-def render(results: Sequence[Result], fmt: str) -> str:
-    """All results as one text in ``json``, ``jsonl`` or ``csv``."""
-    if fmt == "json":
-        return json.dumps([record(r) for r in results], indent=2) + "\n"
-    if fmt == "jsonl":
-        return "".join(render_line(r, "jsonl") for r in results)
-    if fmt == "csv":
-        return csv_header() + "".join(render_line(r, "csv") for r in results)
-    raise UsageError(f"unknown format '{fmt}': choose one of {', '.join(FORMATS)}")
+@dataclass(frozen=True)
+class Layout:
+    """How one task's records become CSV rows and a JSON document.
+
+    Records are plain JSON-able dicts (``record(result)``), so that reports written by an
+    earlier run (``--report-dir``) can be merged into new output unchanged.
+    """
+
+    columns: tuple[str, ...]
+    record: Callable[[Any], dict[str, Any]]
+    rows: Callable[[dict[str, Any]], list[dict[str, Any]]]
+    document: Callable[[Sequence[dict[str, Any]], dict[str, Any]], Any]
+
+    def header(self) -> str:
+        """The CSV header line."""
+        return ",".join(self.columns) + "\n"
+
+    def render(
+        self, records: Sequence[dict[str, Any]], fmt: str, meta: dict[str, Any] | None = None
+    ) -> str:
+        """All records as one text in ``json``, ``jsonl`` or ``csv``."""
+        if fmt == "json":
+            return json.dumps(self.document(records, meta or {}), indent=2) + "\n"
+        if fmt in ("jsonl", "csv"):
+            head = self.header() if fmt == "csv" else ""
+            return head + "".join(self.render_line(r, fmt) for r in records)
+        raise UsageError(f"unknown format '{fmt}': choose one of {', '.join(FORMATS)}")
+
+    def render_line(self, rec: dict[str, Any], fmt: str) -> str:
+        """One record in a streamable format (a ``jsonl`` line or ``csv`` rows, no header)."""
+        if fmt == "jsonl":
+            return json.dumps(rec) + "\n"
+        if fmt != "csv":
+            raise UsageError(f"format '{fmt}' cannot be streamed; use jsonl or csv")
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.columns, lineterminator="\n",
+                                extrasaction="ignore")
+        writer.writerows(self.rows(rec))
+        return buffer.getvalue()
 
 
-def csv_header() -> str:
-    """The CSV header line."""
-    return ",".join(CLASSIFY_COLUMNS) + "\n"
-
-
-def render_line(result: Result, fmt: str) -> str:
-    """One result in a streamable format (``jsonl`` line or ``csv`` rows, no header)."""
-    if fmt == "jsonl":
-        return json.dumps(record(result)) + "\n"
-    if fmt != "csv":
-        raise UsageError(f"format '{fmt}' cannot be streamed; use jsonl or csv")
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CLASSIFY_COLUMNS, lineterminator="\n")
-    writer.writerows(csv_rows(result))
-    return buffer.getvalue()
+CLASSIFY = Layout(CLASSIFY_COLUMNS, record, csv_rows, lambda records, meta: list(records))
 
 
 def write_atomic(path: str | os.PathLike[str], text: str) -> None:
@@ -109,8 +126,8 @@ def report_names(videos: Iterable[str]) -> dict[str, str]:
     return names
 
 
-def write_report(folder: str | os.PathLike[str], name: str, result: Result) -> Path:
+def write_report(folder: str | os.PathLike[str], name: str, rec: dict[str, Any]) -> Path:
     """Write one video's JSON record into ``folder`` atomically."""
     path = Path(folder) / name
-    write_atomic(path, json.dumps(record(result), indent=2) + "\n")
+    write_atomic(path, json.dumps(rec, indent=2) + "\n")
     return path

@@ -45,4 +45,33 @@ class VideoFailure:
     status: str = "error"
 
 
-Result = Prediction | VideoFailure
+
+@dataclass(frozen=True)
+class Segment:
+    """One detected action instance in an untrimmed video (times in seconds)."""
+
+    label: str
+    class_id: int
+    start_s: float
+    end_s: float
+    score: float
+
+
+@dataclass(frozen=True)
+class Localization:
+    """A video that was localized: its probe facts and its segments, best first."""
+
+    video: str
+    video_id: str
+    frames: int
+    fps: float
+    duration_s: float
+    windows: int
+    preset: str
+    seconds: float
+    segments: list[Segment] = field(default_factory=list)
+    status: str = "ok"
+    error: str | None = None
+
+
+Result = Prediction | Localization | VideoFailure

@@ -98,6 +98,15 @@ EXPECTED_CSV = (
 )
 
 
+def render(results, fmt: str) -> str:
+    """The classify layout rendering records made from ``results``."""
+    return reports.CLASSIFY.render([reports.record(r) for r in results], fmt)
+
+
+def render_line(result, fmt: str) -> str:
+    return reports.CLASSIFY.render_line(reports.record(result), fmt)
+
+
 # -- records --------------------------------------------------------------------------------
 def test_record_of_prediction_has_documented_keys_in_order() -> None:
     rec = reports.record(PRED)
@@ -114,23 +123,23 @@ def test_record_of_failure_fills_missing_keys() -> None:
 
 # -- whole renders --------------------------------------------------------------------------
 def test_render_json_exact_text() -> None:
-    text = reports.render([PRED, FAIL], "json")
+    text = render([PRED, FAIL], "json")
     assert text == EXPECTED_JSON
     assert json.loads(text) == [PRED_RECORD, FAIL_RECORD]
 
 
 def test_render_jsonl_exact_text() -> None:
-    text = reports.render([PRED, FAIL], "jsonl")
+    text = render([PRED, FAIL], "jsonl")
     assert text == EXPECTED_JSONL
     assert [json.loads(line) for line in text.splitlines()] == [PRED_RECORD, FAIL_RECORD]
 
 
 def test_render_csv_exact_text_long_form() -> None:
-    assert reports.render([PRED, FAIL], "csv") == EXPECTED_CSV
+    assert render([PRED, FAIL], "csv") == EXPECTED_CSV
 
 
 def test_render_csv_parses_back_one_row_per_rank() -> None:
-    rows = list(csv.DictReader(io.StringIO(reports.render([PRED, FAIL], "csv"))))
+    rows = list(csv.DictReader(io.StringIO(render([PRED, FAIL], "csv"))))
     assert [list(r) for r in rows] == [COLUMNS] * 3
     assert [(r["video"], r["rank"], r["label"]) for r in rows] == [
         ("clips/a.mp4", "1", "building shed"),
@@ -142,44 +151,44 @@ def test_render_csv_parses_back_one_row_per_rank() -> None:
 
 
 def test_render_of_nothing() -> None:
-    assert reports.render([], "json") == "[]\n"
-    assert reports.render([], "jsonl") == ""
-    assert reports.render([], "csv") == reports.csv_header()
+    assert render([], "json") == "[]\n"
+    assert render([], "jsonl") == ""
+    assert render([], "csv") == reports.CLASSIFY.header()
 
 
 @pytest.mark.parametrize("fmt", ["table", "xml", ""])
 def test_render_rejects_formats_it_cannot_write(fmt: str) -> None:
     with pytest.raises(UsageError, match="format"):
-        reports.render([PRED], fmt)
+        render([PRED], fmt)
 
 
 def test_csv_header_is_the_documented_columns() -> None:
-    assert reports.csv_header() == ",".join(COLUMNS) + "\n"
+    assert reports.CLASSIFY.header() == ",".join(COLUMNS) + "\n"
     assert list(reports.CLASSIFY_COLUMNS) == COLUMNS
 
 
 # -- streamed lines -------------------------------------------------------------------------
 def test_render_line_jsonl_is_one_line() -> None:
-    assert reports.render_line(FAIL, "jsonl") == EXPECTED_JSONL.splitlines(keepends=True)[1]
-    assert reports.render_line(PRED, "jsonl") == EXPECTED_JSONL.splitlines(keepends=True)[0]
+    assert render_line(FAIL, "jsonl") == EXPECTED_JSONL.splitlines(keepends=True)[1]
+    assert render_line(PRED, "jsonl") == EXPECTED_JSONL.splitlines(keepends=True)[0]
 
 
 def test_render_line_csv_has_rows_without_header() -> None:
     lines = EXPECTED_CSV.splitlines(keepends=True)
-    assert reports.render_line(PRED, "csv") == "".join(lines[1:3])
-    assert reports.render_line(FAIL, "csv") == lines[3]
+    assert render_line(PRED, "csv") == "".join(lines[1:3])
+    assert render_line(FAIL, "csv") == lines[3]
 
 
 def test_streamed_lines_equal_the_whole_render() -> None:
     for fmt in ("jsonl", "csv"):
-        head = reports.csv_header() if fmt == "csv" else ""
-        streamed = head + "".join(reports.render_line(r, fmt) for r in (PRED, FAIL))
-        assert streamed == reports.render([PRED, FAIL], fmt)
+        head = reports.CLASSIFY.header() if fmt == "csv" else ""
+        streamed = head + "".join(render_line(r, fmt) for r in (PRED, FAIL))
+        assert streamed == render([PRED, FAIL], fmt)
 
 
 # -- csv_rows -------------------------------------------------------------------------------
 def test_csv_rows_prediction_one_row_per_rank() -> None:
-    rows = reports.csv_rows(PRED)
+    rows = reports.csv_rows(reports.record(PRED))
     assert len(rows) == 2
     assert all(set(r) == set(COLUMNS) for r in rows)
     assert rows[0] == {
@@ -191,7 +200,7 @@ def test_csv_rows_prediction_one_row_per_rank() -> None:
 
 
 def test_csv_rows_failure_is_one_row_with_empty_rank() -> None:
-    assert reports.csv_rows(FAIL) == [{
+    assert reports.csv_rows(reports.record(FAIL)) == [{
         "video": "clips/bad.mp4", "status": "error", "error": "empty file (0 bytes)",
         "frames": None, "fps": None, "duration_s": None, "views": None, "preset": "k400",
         "seconds": 0.001, "rank": None, "class_id": None, "label": None, "score": None,
@@ -288,7 +297,7 @@ def test_report_names_are_distinct_for_every_listed_video() -> None:
 
 
 def test_write_report_writes_record_json(tmp_path: Path) -> None:
-    path = reports.write_report(tmp_path / "reports", "bad.json", FAIL)
+    path = reports.write_report(tmp_path / "reports", "bad.json", reports.record(FAIL))
     assert path == tmp_path / "reports" / "bad.json"
     assert json.loads(path.read_text()) == FAIL_RECORD
     assert path.read_text().endswith("}\n")
@@ -298,4 +307,4 @@ def test_write_report_writes_record_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", ["json", "table", "xml"])
 def test_render_line_refuses_formats_that_cannot_stream(fmt: str) -> None:
     with pytest.raises(UsageError, match=fmt):
-        reports.render_line(PRED, fmt)
+        render_line(PRED, fmt)

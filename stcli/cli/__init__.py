@@ -1,0 +1,47 @@
+"""The ``stcli`` command line: each command parses options, calls one library function
+and renders the result. One module per command; shared options live in ``_common``.
+
+Heavy imports (torch, decoders) happen inside the commands, so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .. import __version__
+from ._common import state
+from .classify import classify
+from .weights import weights_app
+
+app = typer.Typer(
+    name="stcli",
+    help="Video action recognition with SqueezeTime: classify videos from the shell.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command()(classify)
+app.add_typer(weights_app, name="weights")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"stcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    state["debug"] = debug
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

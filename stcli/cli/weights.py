@@ -1,0 +1,78 @@
+"""``stcli weights``: list, locate, download and import checkpoint files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import UsageError
+from ..presets import available_presets, load_preset
+from ._common import EXIT_FAILED, QuietOption, domain_errors, err, print_table, write_stdout
+
+weights_app = typer.Typer(help="List, locate, download and import checkpoint files.",
+                          no_args_is_help=True)
+PresetArgument = Annotated[str, typer.Argument(help="Preset name.")]
+
+
+@weights_app.command("list")
+def weights_list(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Show every preset, its checkpoint file and where (if anywhere) it is stored."""
+    from ..weights import status
+
+    with domain_errors():
+        if fmt not in ("table", "json"):
+            raise UsageError(f"--format '{fmt}': choose table or json")
+        rows = [status(load_preset(name)) for name in available_presets()]
+        if fmt == "json":
+            write_stdout(json.dumps([dataclasses.asdict(r) for r in rows], indent=2) + "\n")
+            return
+        print_table(("preset", "file", "stored at", "url"), [
+            (r.preset, r.file, r.path or "[yellow]not downloaded[/yellow]", r.url) for r in rows
+        ])
+
+
+@weights_app.command("path")
+def weights_path(preset: PresetArgument) -> None:
+    """Print the path of a preset's checkpoint (exit 1 if it is not stored yet)."""
+    from ..weights import cache_dir, find_weights
+
+    with domain_errors():
+        spec = load_preset(preset)
+        found = find_weights(spec)
+        if found is None:
+            write_stdout(f"{cache_dir() / spec.weights_file}\n")
+            err(f"stcli: {preset}: not stored yet; 'stcli weights download {preset}' puts it here")
+            raise typer.Exit(EXIT_FAILED)
+        write_stdout(f"{found}\n")
+
+
+@weights_app.command("download")
+def weights_download(
+    preset: PresetArgument,
+    force: Annotated[bool, typer.Option("--force", help="Download again even if cached.")] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Download a preset's checkpoint into the cache, verify it and record its sha256."""
+    from ..weights import download_weights
+
+    with domain_errors():
+        write_stdout(f"{download_weights(load_preset(preset), progress=not quiet, force=force)}\n")
+
+
+@weights_app.command("import")
+def weights_import(
+    preset: PresetArgument,
+    file: Annotated[Path, typer.Argument(help="Checkpoint file to copy into the cache.",
+                                         dir_okay=False)],
+) -> None:
+    """Check a checkpoint you obtained yourself against a preset and copy it into the cache."""
+    from ..weights import import_weights
+
+    with domain_errors():
+        write_stdout(f"{import_weights(load_preset(preset), file)}\n")

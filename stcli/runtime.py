@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from .checkpoints import load_into, read_checkpoint
-from .errors import UsageError
+from .errors import UsageError, VideoError
 from .model import RecognitionModel
 from .presets import Preset
+from .results import Result, VideoFailure
 
 DEVICES = ("auto", "cpu", "cuda")
 T = TypeVar("T")
+R = TypeVar("R", bound="ModelRunner")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -54,6 +57,80 @@ def load_model(preset: Preset, weights: Path, device: torch.device) -> nn.Module
     return model.to(device).eval()
 
 
+class ModelRunner:
+    """A loaded model with its preset and device; tasks subclass it."""
+
+    def __init__(
+        self, model: nn.Module, preset: Preset, device: torch.device,
+        weights: Path | None = None, batch_size: int = 8,
+    ) -> None:
+        self.model = model
+        self.preset = preset
+        self.device = device
+        self.weights = weights
+        self.batch_size = batch_size
+        self.labels = preset.labels
+
+    @classmethod
+    def load(
+        cls: type[R], preset: str = "k400", checkpoint: str | Path | None = None,
+        device: str = "cpu", download: bool = True, progress: bool = True, batch_size: int = 8,
+    ) -> R:
+        """Load a recognition preset's model, fetching its weights on first use."""
+        from .presets import load_preset
+        from .weights import resolve_weights
+
+        spec = load_preset(preset)
+        if spec.task != "recognition":
+            raise UsageError(f"preset '{preset}' is for {spec.task}, not recognition")
+        torch_device = resolve_device(device)
+        weights = resolve_weights(spec, checkpoint, download=download, progress=progress)
+        model = load_model(spec, weights, torch_device)
+        return cls(model, spec, torch_device, weights=weights, batch_size=batch_size)
+
+    def run_videos(
+        self, paths: Sequence[str], decode: Callable[[str], Iterator[Any]],
+        process: Callable[[str, Iterator[Any], float], Result],
+    ) -> Iterator[Result]:
+        """One result per path, in order; a video that fails becomes a ``VideoFailure``.
+
+        ``decode(path)`` is pure decoding and runs on a background thread; the next video's
+        decoding starts as soon as the current one's is used up, so it overlaps the
+        network's work on the current one. ``process(path, decoded, started)`` does the
+        rest on this thread.
+        """
+        jobs: dict[int, Background] = {}
+
+        def start(i: int) -> None:
+            if i < len(paths) and i not in jobs:
+                jobs[i] = Background(decode(paths[i]), on_end=lambda: start(i + 1))
+
+        start(0)
+        try:
+            for i, path in enumerate(paths):
+                started = time.perf_counter()
+                try:
+                    yield process(path, jobs[i], started)
+                except (VideoError, RuntimeError, ValueError, MemoryError) as exc:
+                    # Anything wrong with one video must not end the batch.
+                    reason = exc.reason if isinstance(exc, VideoError) else (
+                        f"failed: {type(exc).__name__}: {exc}".splitlines()[0])
+                    yield VideoFailure(path, reason, self.preset.name,
+                                       round(time.perf_counter() - started, 4))
+                finally:
+                    jobs.pop(i).close()
+                    start(i + 1)  # no-op unless this one failed before its decoding ended
+        finally:
+            for job in jobs.values():
+                job.close()
+
+    @torch.inference_mode()
+    def probabilities(self, batches: Iterable[Tensor]) -> Tensor:
+        """Softmax over classes for every clip of every batch, ``(clips, classes)``."""
+        out = [self.model(b.to(self.device)).float().softmax(dim=1).cpu() for b in batches]
+        return torch.cat(out) if out else torch.empty((0, len(self.labels)))
+
+
 class Background(Iterator[T]):
     """Iterate ``iterable`` on a daemon thread, staying at most ``ahead`` items in front.
 
@@ -65,7 +142,11 @@ class Background(Iterator[T]):
 
     _END = object()
 
-    def __init__(self, iterable: Iterable[T], ahead: int = 4, name: str = "stcli-decode") -> None:
+    def __init__(
+        self, iterable: Iterable[T], ahead: int = 4, name: str = "stcli-decode",
+        on_end: Callable[[], object] | None = None,
+    ) -> None:
+        self._on_end = on_end  # called once, by the consumer, when the items run out
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, ahead))
         self._stop = threading.Event()
         self._finished = False
@@ -101,6 +182,8 @@ class Background(Iterator[T]):
             raise error
         if item is self._END:
             self._finished = True
+            if self._on_end is not None:
+                self._on_end()
             raise StopIteration
         return item  # type: ignore[return-value]
 

@@ -1,11 +1,17 @@
 """Frame-index plans: which frames of a video each clip uses. Pure NumPy arithmetic.
 
+Two plans: the recognition test protocol (``test_clip_indices``) and sliding windows for
+temporal localization (``sliding_windows``).
+
 Recognition follows mmaction2's ``SampleFrames`` in test mode, the sampler the official
 SqueezeTime results were produced with, including its floating-point order of operations
 (``arange(N) * (max_offset / (N - 1))``, then NumPy's round-half-to-even).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,3 +42,54 @@ def test_clip_indices(
     offsets = test_clip_offsets(num_frames, clip_span(clip_len, frame_interval), num_clips)
     indices = offsets[:, None] + np.arange(clip_len, dtype=np.int64)[None, :] * frame_interval
     return np.mod(indices, num_frames)
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """Sliding windows over a video, one 16-frame clip each, ordered by start then length.
+
+    ``indices[w]`` are window ``w``'s frames (spread evenly over its ``lengths[w]`` frames:
+    every 4th for the default 64-frame window, as the checkpoints were trained);
+    ``scale_ids[w]`` says which of the requested lengths it has.
+    """
+
+    starts: np.ndarray  # (W,) first frame
+    lengths: np.ndarray  # (W,) frames covered; shorter than asked only for a short video
+    scale_ids: np.ndarray  # (W,)
+    indices: np.ndarray  # (W, clip_len)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+def sliding_windows(
+    num_frames: int, lengths: Sequence[int] = (64,), overlap: float = 0.75,
+    stride: int | None = None, clip_len: int = 16,
+) -> WindowPlan:
+    """Windows of each length in ``lengths`` (frames), ``stride`` frames apart (default:
+    ``length * (1 - overlap)``). The last window of each length is aligned with the end of
+    the video so that the tail is covered; a video shorter than a window gets one window
+    spanning all of it."""
+    if num_frames < 1:
+        raise ValueError("a video needs at least one frame")
+    if not 0 <= overlap < 1:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+    starts, spans, scales = [], [], []
+    for scale, length in enumerate(lengths):
+        if length < 1:
+            raise ValueError(f"window lengths must be positive, got {length}")
+        step = stride if stride is not None else max(1, round(length * (1 - overlap)))
+        if step < 1:
+            raise ValueError(f"the stride must be at least one frame, got {step}")
+        span = min(length, num_frames)
+        first = list(range(0, num_frames - span + 1, step))
+        if first[-1] != num_frames - span:
+            first.append(num_frames - span)
+        starts += first
+        spans += [span] * len(first)
+        scales += [scale] * len(first)
+    starts_a, spans_a, scales_a = (np.array(x, dtype=np.int64) for x in (starts, spans, scales))
+    order = np.lexsort((spans_a, starts_a))
+    starts_a, spans_a, scales_a = starts_a[order], spans_a[order], scales_a[order]
+    offsets = (np.arange(clip_len, dtype=np.int64)[None, :] * spans_a[:, None]) // clip_len
+    return WindowPlan(starts_a, spans_a, scales_a, starts_a[:, None] + offsets)

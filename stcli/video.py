@@ -6,11 +6,9 @@ user can act on; raw decoder exceptions and decoder log spam never reach the ter
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from .errors import VideoError
-
-_STDERR_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -77,25 +73,6 @@ class Video:
         self.close()
 
 
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence native decoders (decord logs errors straight to fd 2)."""
-    with _STDERR_LOCK:
-        try:
-            saved = os.dup(2)
-        except OSError:  # no usable stderr: nothing to silence
-            yield
-            return
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 2)
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
-
-
 class DecordVideo(Video):
     """Reads with decord's ``VideoReader`` (the reference decoder, accurate seeking)."""
 
@@ -103,8 +80,7 @@ class DecordVideo(Video):
         import decord
 
         decord.logging.set_level(decord.logging.QUIET)
-        with _quiet_stderr():
-            self._reader = decord.VideoReader(path, num_threads=0)
+        self._reader = decord.VideoReader(path, num_threads=0)
         self.path = path
         num_frames = len(self._reader)
         if num_frames == 0:
@@ -115,8 +91,7 @@ class DecordVideo(Video):
 
     def _read(self, indices: list[int]) -> np.ndarray:
         try:
-            with _quiet_stderr():
-                return self._reader.get_batch(indices).asnumpy()
+            return self._reader.get_batch(indices).asnumpy()
         except Exception as exc:  # noqa: BLE001 - decord raises bare RuntimeErrors
             raise VideoError(
                 self.path,
@@ -136,18 +111,10 @@ class FfmpegVideo(Video):
     """
 
     def __init__(self, path: str) -> None:
-        import ffmpeg
-
         try:
-            probe = ffmpeg.probe(path, select_streams="v:0", count_packets=None)
-        except ffmpeg.Error as exc:
-            raise VideoError(path, _probe_failure(path, exc.stderr)) from exc
+            stream = probe(path, count_packets=True)
         except FileNotFoundError as exc:
             raise VideoError(path, "cannot be decoded: ffmpeg is not installed") from exc
-        streams = probe.get("streams", [])
-        if not streams:
-            raise VideoError(path, "has no video stream (audio-only or not a video file)")
-        stream = streams[0]
         readable = int(stream.get("nb_read_packets") or 0)
         declared = int(stream.get("nb_frames") or 0)
         if readable == 0:
@@ -209,6 +176,24 @@ class FfmpegVideo(Video):
                 proc.wait()
 
 
+def probe(path: str, count_packets: bool = False) -> dict:
+    """ffprobe's description of the first video stream; :class:`VideoError` if none.
+
+    ``count_packets`` demuxes the whole file (no decoding) for a true frame count.
+    Raises ``FileNotFoundError`` when ffprobe is not installed.
+    """
+    import ffmpeg
+
+    extra = {"count_packets": None} if count_packets else {}
+    try:
+        streams = ffmpeg.probe(path, select_streams="v:0", **extra).get("streams", [])
+    except ffmpeg.Error as exc:
+        raise VideoError(path, _probe_failure(path, exc.stderr)) from exc
+    if not streams:
+        raise VideoError(path, "has no video stream (audio-only or not a video file)")
+    return streams[0]
+
+
 def _rate(text: str | None) -> float:
     try:
         num, _, den = (text or "0/1").partition("/")
@@ -242,6 +227,12 @@ def open_video(path: str | Path) -> Video:
         raise VideoError(path, "empty file (0 bytes)")
     if not os.access(path, os.R_OK):
         raise VideoError(path, "permission denied")
+    try:
+        # A quick probe first: files that are no video at all get ffprobe's diagnosis, and
+        # decord, which logs its own failures straight to stderr, never sees them.
+        probe(path)
+    except FileNotFoundError:
+        pass  # no ffprobe on this machine: decord (which bundles FFmpeg) decides alone
     try:
         return DecordVideo(path)
     except VideoError:

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..errors import UsageError, VideoError
-from ..presets import Preset, Protocol, load_preset
-from ..results import ClassScore, Prediction, Result, VideoFailure
-from ..runtime import Background, load_model, resolve_device
+from ..presets import Preset, Protocol
+from ..results import ClassScore, Prediction, Result
+from ..runtime import ModelRunner
 from ..sampling import test_clip_indices
 from ..transforms import (
     Box,
@@ -34,7 +33,6 @@ from ..transforms import (
     view_plan,
 )
 from ..video import VideoInfo, open_video
-from ..weights import resolve_weights
 
 _CHUNK_BYTES = 8 << 20  # ~32 frames of 340x256, 1 of 1080p: decode overlaps resize
 _VIEWS = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
@@ -86,19 +84,8 @@ class PreparedVideo:
             yield stack_views(self.frames, self.plan[start : start + size])
 
 
-class Recognizer:
+class Recognizer(ModelRunner):
     """A loaded recognition model plus its preset; ``classify`` runs the whole protocol."""
-
-    def __init__(
-        self, model: nn.Module, preset: Preset, device: torch.device,
-        weights: Path | None = None, batch_size: int = 8,
-    ) -> None:
-        self.model = model
-        self.preset = preset
-        self.device = device
-        self.weights = weights
-        self.batch_size = batch_size
-        self.labels = preset.labels
 
     # -- one video -------------------------------------------------------------------
     def _decode(self, path: str | Path, protocol: Protocol) -> Iterator[object]:
@@ -138,19 +125,12 @@ class Recognizer:
 
     def view_probabilities(self, clips: torch.Tensor) -> torch.Tensor:
         """Softmax over classes for each view of ``(views, 3, T, K, K)``, ``(views, classes)``."""
-        return self._probabilities(clips.split(self.batch_size))
-
-    @torch.inference_mode()
-    def _probabilities(self, batches: Iterable[torch.Tensor]) -> torch.Tensor:
-        out = []
-        for batch in batches:
-            out.append(self.model(batch.to(self.device)).float().softmax(dim=1).cpu())
-        return torch.cat(out)
+        return self.probabilities(clips.split(self.batch_size))
 
     def _finish(
         self, path: str, prepared: PreparedVideo, protocol: Protocol, top_k: int
     ) -> Prediction:
-        probs = self._probabilities(prepared.batches(self.batch_size)).mean(dim=0)
+        probs = self.probabilities(prepared.batches(self.batch_size)).mean(dim=0)
         k = min(top_k, len(probs))
         scores, ids = probs.topk(k)
         info = prepared.info
@@ -172,38 +152,18 @@ class Recognizer:
         """Yield one result per path, in order; a bad video yields a :class:`VideoFailure`.
 
         Decoding runs on a background thread: the next video is decoded while the network
-        works on the current one (resizing stays on this thread, see ``Background``).
+        works on the current one (resizing stays on this thread, see ``runtime.Background``).
         """
         protocol = choose_protocol(self.preset, views, fast)
         if top_k < 1:
             raise UsageError("--top-k must be at least 1")
         paths = [str(p) for p in paths]
 
-        def start(i: int) -> Background | None:
-            return Background(self._decode(paths[i], protocol)) if i < len(paths) else None
+        def process(path: str, decoded: Iterator[object], started: float) -> Prediction:
+            prepared = self._assemble(path, decoded, protocol, started)
+            return self._finish(path, prepared, protocol, top_k)
 
-        pending = start(0)
-        try:
-            for i, path in enumerate(paths):
-                started = time.perf_counter()
-                current = pending
-                try:
-                    prepared = self._assemble(path, current, protocol, started)
-                    pending = start(i + 1)
-                    yield self._finish(path, prepared, protocol, top_k)
-                except (VideoError, RuntimeError, ValueError, MemoryError) as exc:
-                    # Anything wrong with one video must not end the batch.
-                    reason = exc.reason if isinstance(exc, VideoError) else (
-                        f"failed: {type(exc).__name__}: {exc}".splitlines()[0])
-                    yield VideoFailure(path, reason, self.preset.name,
-                                       round(time.perf_counter() - started, 4))
-                finally:
-                    current.close()
-                if pending is current:  # the failure came before the next one started
-                    pending = start(i + 1)
-        finally:
-            if pending is not None:
-                pending.close()
+        return self.run_videos(paths, lambda p: self._decode(p, protocol), process)
 
     def classify(
         self, paths: str | Path | Iterable[str | Path], views: str | None = None,
@@ -220,10 +180,4 @@ def load_recognizer(
     download: bool = True, progress: bool = True, batch_size: int = 8,
 ) -> Recognizer:
     """Load a preset's model (fetching its weights on first use) ready to ``classify``."""
-    spec = load_preset(preset)
-    if spec.task != "recognition":
-        raise UsageError(f"preset '{preset}' is for {spec.task}, not recognition")
-    torch_device = resolve_device(device)
-    weights = resolve_weights(spec, checkpoint, download=download, progress=progress)
-    model = load_model(spec, weights, torch_device)
-    return Recognizer(model, spec, torch_device, weights=weights, batch_size=batch_size)
+    return Recognizer.load(preset, checkpoint, device, download, progress, batch_size)

@@ -5,7 +5,8 @@
 
 _stcli_subcommands() {
     case $1 in
-        stcli) echo 'classify weights' ;;
+        stcli) echo 'classify evaluate localize weights' ;;
+        'stcli evaluate') echo localization ;;
         'stcli weights') echo 'download import list path' ;;
     esac
 }
@@ -14,6 +15,9 @@ _stcli_options() {
     case $1 in
         stcli) echo '--debug --version --help -h' ;;
         'stcli classify') echo '--preset -p --checkpoint -c --device --views --fast --top-k -k --format -f --out -o --report-dir --batch-size --quiet -q --help -h' ;;
+        'stcli evaluate') echo '--help -h' ;;
+        'stcli evaluate localization') echo '--gt --pred --subset --tiou --format -f --out -o --help -h' ;;
+        'stcli localize') echo '--preset -p --checkpoint -c --device --windows --overlap --stride-s --classes --label-map --min-score --smooth --nms --nms-iou --sigma --max-segments --format -f --out -o --report-dir --skip-existing --scores-out --scores-format --plot --batch-size --quiet -q --help -h' ;;
         'stcli weights') echo '--help -h' ;;
         'stcli weights download') echo '--force --quiet -q --help -h' ;;
         'stcli weights import') echo '--help -h' ;;
@@ -24,7 +28,7 @@ _stcli_options() {
 
 _stcli_takes_value() {
     case "$1 $2" in
-        'stcli classify --preset'|'stcli classify -p'|'stcli classify --checkpoint'|'stcli classify -c'|'stcli classify --device'|'stcli classify --views'|'stcli classify --top-k'|'stcli classify -k'|'stcli classify --format'|'stcli classify -f'|'stcli classify --out'|'stcli classify -o'|'stcli classify --report-dir'|'stcli classify --batch-size'|'stcli weights list --format'|'stcli weights list -f') return 0 ;;
+        'stcli classify --preset'|'stcli classify -p'|'stcli classify --checkpoint'|'stcli classify -c'|'stcli classify --device'|'stcli classify --views'|'stcli classify --top-k'|'stcli classify -k'|'stcli classify --format'|'stcli classify -f'|'stcli classify --out'|'stcli classify -o'|'stcli classify --report-dir'|'stcli classify --batch-size'|'stcli evaluate localization --gt'|'stcli evaluate localization --pred'|'stcli evaluate localization --subset'|'stcli evaluate localization --tiou'|'stcli evaluate localization --format'|'stcli evaluate localization -f'|'stcli evaluate localization --out'|'stcli evaluate localization -o'|'stcli localize --preset'|'stcli localize -p'|'stcli localize --checkpoint'|'stcli localize -c'|'stcli localize --device'|'stcli localize --windows'|'stcli localize --overlap'|'stcli localize --stride-s'|'stcli localize --classes'|'stcli localize --label-map'|'stcli localize --min-score'|'stcli localize --smooth'|'stcli localize --nms'|'stcli localize --nms-iou'|'stcli localize --sigma'|'stcli localize --max-segments'|'stcli localize --format'|'stcli localize -f'|'stcli localize --out'|'stcli localize -o'|'stcli localize --report-dir'|'stcli localize --scores-out'|'stcli localize --scores-format'|'stcli localize --plot'|'stcli localize --batch-size'|'stcli weights list --format'|'stcli weights list -f') return 0 ;;
     esac
     return 1
 }
@@ -38,6 +42,23 @@ _stcli_values() {
         'stcli classify --format'|'stcli classify -f') _stcli_reply -W 'table json jsonl csv' ;;
         'stcli classify --out'|'stcli classify -o') _stcli_reply -f ;;
         'stcli classify --report-dir') _stcli_reply -d ;;
+        'stcli evaluate localization --gt') _stcli_reply -f ;;
+        'stcli evaluate localization --pred') _stcli_reply -f ;;
+        'stcli evaluate localization --subset') _stcli_reply -W 'test validation' ;;
+        'stcli evaluate localization --format'|'stcli evaluate localization -f') _stcli_reply -W 'table json csv' ;;
+        'stcli evaluate localization --out'|'stcli evaluate localization -o') _stcli_reply -f ;;
+        'stcli localize #'*) _stcli_reply -f ;;
+        'stcli localize --preset'|'stcli localize -p') _stcli_reply -W 'hmdb51 k400 k600' ;;
+        'stcli localize --checkpoint'|'stcli localize -c') _stcli_reply -f ;;
+        'stcli localize --device') _stcli_reply -W 'auto cpu cuda' ;;
+        'stcli localize --label-map') _stcli_reply -f ;;
+        'stcli localize --nms') _stcli_reply -W 'soft hard none' ;;
+        'stcli localize --format'|'stcli localize -f') _stcli_reply -W 'table json jsonl csv' ;;
+        'stcli localize --out'|'stcli localize -o') _stcli_reply -f ;;
+        'stcli localize --report-dir') _stcli_reply -d ;;
+        'stcli localize --scores-out') _stcli_reply -d ;;
+        'stcli localize --scores-format') _stcli_reply -W 'csv npz' ;;
+        'stcli localize --plot') _stcli_reply -d ;;
         'stcli weights download #0') _stcli_reply -W 'hmdb51 k400 k600' ;;
         'stcli weights import #0') _stcli_reply -W 'hmdb51 k400 k600' ;;
         'stcli weights import #1') _stcli_reply -f ;;

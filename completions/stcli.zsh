@@ -14,12 +14,16 @@ _stcli() {
         command)
             local -a commands=(
                 'classify:Classify videos: top-k action labels per video, by the official test protocol'
+                'evaluate:Score stcli outputs against ground truth (mAP)'
+                'localize:Find action segments (label, start, end, score) in long videos with sliding windows'
                 'weights:List, locate, download and import checkpoint files'
             )
             _describe -t commands 'stcli command' commands ;;
         argument)
             case $words[1] in
                 classify) _stcli_classify ;;
+                evaluate) _stcli_evaluate ;;
+                localize) _stcli_localize ;;
                 weights) _stcli_weights ;;
             esac ;;
     esac
@@ -37,6 +41,64 @@ _stcli_classify() {
         '(--out -o)'{--out,-o}'[Write results to FILE (.csv, .json or .jsonl)]:out:_files' \
         --report-dir'[Also write one JSON report per video into DIR]:report-dir:_files -/' \
         --batch-size'[Views per network call]:batch-size: ' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit]' \
+        '*:paths:_files'
+}
+
+_stcli_evaluate() {
+    local curcontext=$curcontext state line
+    _arguments -C \
+        '(--help -h)'{--help,-h}'[Show this message and exit]' \
+        '1:command:->command' '*::argument:->argument'
+    case $state in
+        command)
+            local -a commands=(
+                'localization:AP per class and mAP at each tIoU threshold, as ActivityNet'"'"'s evaluator computes it'
+            )
+            _describe -t commands 'stcli evaluate command' commands ;;
+        argument)
+            case $words[1] in
+                localization) _stcli_evaluate_localization ;;
+            esac ;;
+    esac
+}
+
+_stcli_evaluate_localization() {
+    _arguments \
+        --gt'[Ground truth: ActivityNet/ActionFormer/OpenTAD JSON, or the THUMOS14 folder of <Class>_val.txt / <Class>_test.txt files]:gt:_files' \
+        --pred'[Predictions: the .json or .csv file '"'"'stcli localize'"'"' wrote]:pred:_files' \
+        --subset'[Keep only ground-truth videos of this subset (test, validation)]:subset:(test validation)' \
+        --tiou'[tIoU thresholds, comma-separated]:tiou: ' \
+        '(--format -f)'{--format,-f}'[table, json or csv]:format:(table json csv)' \
+        '(--out -o)'{--out,-o}'[Write the report to FILE (.json or .csv)]:out:_files' \
+        '(--help -h)'{--help,-h}'[Show this message and exit]'
+}
+
+_stcli_localize() {
+    _arguments \
+        '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(hmdb51 k400 k600)' \
+        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors)]:checkpoint:_files' \
+        --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
+        --windows'[Window lengths in frames, comma-separated; each window is one 16-frame clip spread over it (64 = every 4th frame, as the checkpoints were trained; S-CNN used 16,32,64,128,256,512)]:windows: ' \
+        --overlap'[Overlap of consecutive windows of one length, in \[0, 1)]:overlap: ' \
+        --stride-s'[Window stride in seconds (instead of --overlap)]:stride-s: ' \
+        --classes'[Only these classes: names or ids, comma-separated]:classes: ' \
+        --label-map'[CSV source_class,target_label: fold checkpoint classes into your labels (probabilities summed)]:label-map:_files' \
+        --min-score'[Windows scoring at least this become candidate segments]:min-score: ' \
+        --smooth'[Moving average over N windows of the score curve]:smooth: ' \
+        --nms'[soft, hard or none]:nms:(soft hard none)' \
+        --nms-iou'[tIoU above which hard NMS suppresses]:nms-iou: ' \
+        --sigma'[Soft-NMS sigma]:sigma: ' \
+        --max-segments'[Segments kept per video]:max-segments: ' \
+        '(--format -f)'{--format,-f}'[table, json, jsonl or csv]:format:(table json jsonl csv)' \
+        '(--out -o)'{--out,-o}'[Write results to FILE (.csv, .json or .jsonl)]:out:_files' \
+        --report-dir'[Also write one JSON report per video into DIR]:report-dir:_files -/' \
+        --skip-existing'[With --report-dir: reuse the reports of videos already done (resumes an interrupted batch)]' \
+        --scores-out'[Save each video'"'"'s window scores into DIR (to re-threshold without running the model again)]:scores-out:_files -/' \
+        --scores-format'[csv or npz, for --scores-out]:scores-format:(csv npz)' \
+        --plot'[Write a PNG timeline per video into DIR (needs matplotlib: pip install '"'"'stcli\[plot\]'"'"')]:plot:_files -/' \
+        --batch-size'[Windows per network call]:batch-size: ' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'

@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 PROG = "stcli"
+# Commands whose --format takes fewer values than the per-video report formats.
+_FORMATS = {("weights", "list"): ("table", "json"),
+            ("evaluate", "localization"): ("table", "json", "csv")}
 SHELLS = ("bash", "zsh", "fish")
 _REGENERATE = "python -m stcli.completions --write completions/"
 _INSTALL = {
@@ -83,7 +86,10 @@ def _completion(path: tuple[str, ...], param: Any) -> tuple[tuple[str, ...], str
     known = {
         "preset": (tuple(available_presets()), ""),
         "device": (("auto", "cpu", "cuda"), ""),
-        "fmt": (("table", "json") if path[1:] == ("weights", "list") else FORMATS, ""),
+        "fmt": (_FORMATS.get(path[1:], FORMATS), ""),
+        "nms": (("soft", "hard", "none"), ""),
+        "scores_format": (("csv", "npz"), ""),
+        "subset": (("test", "validation"), ""),
         "paths": ((), "file"),  # classify: videos, folders or globs
     }
     if param.name in known:

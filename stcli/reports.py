@@ -20,6 +20,8 @@ from .errors import UsageError
 from .results import Result
 
 FORMATS = ("table", "json", "jsonl", "csv")
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once, at import, before any thread could race on it
 CLASSIFY_COLUMNS = (
     "video", "status", "error", "rank", "class_id", "label", "score",
     "frames", "fps", "duration_s", "views", "preset", "seconds",
@@ -96,38 +98,126 @@ class Layout:
 
 CLASSIFY = Layout(CLASSIFY_COLUMNS, record, csv_rows, lambda records, meta: list(records))
 
+LOCALIZE_COLUMNS = (
+    "video", "video_id", "status", "error", "label", "class_id", "start_s", "end_s", "score",
+)
+_LOCALIZE_KEYS = ("video", "video_id", "status", "error", "frames", "fps", "duration_s",
+                  "windows", "preset", "seconds", "segments")
+
+
+def localize_record(result: Result) -> dict[str, Any]:
+    """The JSON record of one localize result (segments best first)."""
+    data = {k: v for k, v in dataclasses.asdict(result).items() if k != "window_scores"}
+    rec = {key: data.get(key, [] if key == "segments" else None) for key in _LOCALIZE_KEYS}
+    if rec["video_id"] is None:
+        rec["video_id"] = Path(rec["video"]).stem
+    return rec
+
+
+def localize_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """CSV rows of one localize record: one per segment; a failed video, or one without
+    segments, is one row with empty segment fields so that every video is listed."""
+    base = {k: rec[k] for k in ("video", "video_id", "status", "error")}
+    if not rec.get("segments"):
+        return [base]
+    return [{**base, **segment} for segment in rec["segments"]]
+
+
+def activitynet_document(records: Sequence[dict[str, Any]], meta: dict[str, Any]) -> dict:
+    """The ActivityNet/OpenTAD result file: ``results`` keyed by video id, plus stcli's
+    settings and every video's status (failed ones included) under ``stcli``."""
+    from . import __version__
+
+    ids = unique_stems(r["video"] for r in records)
+    results = {
+        ids[r["video"]]: [
+            {"label": s["label"], "segment": [s["start_s"], s["end_s"]], "score": s["score"]}
+            for s in r["segments"]
+        ]
+        for r in records if r["status"] == "ok"
+    }
+    videos = [{k: v for k, v in r.items() if k != "segments"} for r in records]
+    return {
+        "version": f"stcli {__version__}",
+        "results": results,
+        "external_data": {"used": True, "details": "SqueezeTime checkpoint "
+                          f"(preset {meta.get('preset', '?')}), sliding windows"},
+        "stcli": {"settings": meta, "videos": videos},
+    }
+
+
+LOCALIZE = Layout(LOCALIZE_COLUMNS, localize_record, localize_rows, activitynet_document)
+
 
 def write_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder."""
+    write_atomic_bytes(path, text.encode("utf-8"))
+
+
+def write_atomic_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename:
+    a reader sees the old file or the new one, never half of one."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; reports follow the umask
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def report_names(videos: Iterable[str]) -> dict[str, str]:
-    """A distinct ``<stem>.json`` file name per video; clashing stems get a path hash."""
+def unique_stems(videos: Iterable[str]) -> dict[str, str]:
+    """A distinct name per video: its file name without extension, plus a short hash of the
+    path where two videos share a stem. Used for report files and result keys."""
     videos = list(videos)
-    stems: dict[str, int] = {}
+    counts: dict[str, int] = {}
     for v in videos:
-        stems[Path(v).stem] = stems.get(Path(v).stem, 0) + 1
+        counts[Path(v).stem] = counts.get(Path(v).stem, 0) + 1
     names = {}
     for v in videos:
         stem = Path(v).stem or "video"
-        if stems[Path(v).stem] > 1:
+        if counts[Path(v).stem] > 1:
             stem += "-" + hashlib.sha1(v.encode()).hexdigest()[:8]
-        names[v] = stem + ".json"
+        names[v] = stem
     return names
+
+
+def report_names(videos: Iterable[str]) -> dict[str, str]:
+    """A distinct ``<stem>.json`` report file name per video."""
+    return {video: stem + ".json" for video, stem in unique_stems(videos).items()}
 
 
 def write_report(folder: str | os.PathLike[str], name: str, rec: dict[str, Any]) -> Path:
     """Write one video's JSON record into ``folder`` atomically."""
     path = Path(folder) / name
     write_atomic(path, json.dumps(rec, indent=2) + "\n")
+    return path
+
+
+def write_window_scores(folder: str | os.PathLike[str], stem: str, scores: Any, fmt: str) -> Path:
+    """Save one video's window scores (``tasks.localize.WindowScores``) as ``.csv`` (one
+    row per window: start_s, end_s, then one column per label) or ``.npz``, atomically."""
+    import numpy as np
+
+    path = Path(folder) / f"{stem}.{fmt}"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["start_s", "end_s", *scores.labels])
+        for start, end, row in zip(scores.starts_s, scores.ends_s, scores.scores, strict=True):
+            writer.writerow([f"{start:.6g}", f"{end:.6g}", *(f"{v:.6g}" for v in row)])
+        write_atomic(path, buffer.getvalue())
+        return path
+    if fmt != "npz":
+        raise UsageError(f"--scores-format '{fmt}': choose csv or npz")
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer, starts_s=scores.starts_s, ends_s=scores.ends_s, scale_ids=scores.scale_ids,
+        scores=scores.scores, labels=np.array(scores.labels), class_ids=np.array(scores.class_ids),
+    )
+    write_atomic_bytes(path, buffer.getvalue())
     return path

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class Localization:
     segments: list[Segment] = field(default_factory=list)
     status: str = "ok"
     error: str | None = None
+    # The per-window scores behind the segments (tasks.localize.WindowScores), for
+    # --scores-out and --plot; not part of the JSON record.
+    window_scores: Any = field(default=None, repr=False, compare=False)
 
 
 Result = Prediction | Localization | VideoFailure

@@ -34,6 +34,11 @@ class VideoInfo:
         """Length in seconds (frames / fps)."""
         return self.num_frames / self.fps if self.fps > 0 else 0.0
 
+    def frames_per_chunk(self, budget_bytes: int = 8 << 20) -> int:
+        """How many decoded frames fit in ``budget_bytes``: ~32 frames of 340x256, one of
+        1080p. Small chunks bound memory and let resizing overlap decoding."""
+        return max(1, budget_bytes // (self.width * self.height * 3))
+
 
 class Video:
     """An open video. ``read(indices)`` returns uint8 RGB frames ``(n, H, W, 3)``."""

@@ -80,7 +80,7 @@ def bash_complete(tmp_path: Path):
 
 @pytest.mark.parametrize(("words", "expected"), [
     (("stcli", "cl"), ["classify"]),
-    (("stcli", ""), ["classify", "weights"]),
+    (("stcli", ""), ["classify", "evaluate", "localize", "weights"]),
     (("stcli", "classify", "--pre"), ["--preset"]),
     (("stcli", "classify", "--preset", ""), ["hmdb51", "k400", "k600"]),
     (("stcli", "classify", "-p", "k4"), ["k400"]),

@@ -34,7 +34,6 @@ from ..transforms import (
 )
 from ..video import VideoInfo, open_video
 
-_CHUNK_BYTES = 8 << 20  # ~32 frames of 340x256, 1 of 1080p: decode overlaps resize
 _VIEWS = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
 
 
@@ -91,8 +90,7 @@ class Recognizer(ModelRunner):
     def _decode(self, path: str | Path, protocol: Protocol) -> Iterator[object]:
         """Yield the video's info and clip rows, then its distinct frames in chunks.
 
-        Pure decoding (no torch), so it can run on a background thread; chunks hold at
-        most ~64 MB of pixels so that a high-resolution video stays bounded in memory.
+        Pure decoding (no torch), so it can run on a background thread.
         """
         with open_video(path) as video:
             info = video.info
@@ -104,8 +102,7 @@ class Recognizer(ModelRunner):
             # clips and crops share it.
             distinct, rows = np.unique(indices, return_inverse=True)
             yield info, rows.reshape(indices.shape)
-            chunk = max(1, _CHUNK_BYTES // (info.width * info.height * 3))
-            yield from video.read_chunks(distinct, chunk)
+            yield from video.read_chunks(distinct, info.frames_per_chunk())
 
     def _assemble(self, path: str | Path, decoded: Iterator[object], protocol: Protocol,
                   started: float) -> PreparedVideo:

@@ -43,7 +43,8 @@ def make_video(
     w, h = size
     cmd = [
         "ffmpeg", "-v", "error", "-y", "-f", "lavfi",
-        "-i", f"{pattern}=size={w}x{h}:rate={fps}",
+        # ``pattern`` may carry its own options ("life=seed=3"): append ours after them.
+        "-i", f"{pattern}{':' if '=' in pattern else '='}size={w}x{h}:rate={fps}",
         "-frames:v", str(frames), "-c:v", codec, "-pix_fmt", "yuv420p", *(extra or []), str(path),
     ]
     subprocess.run(cmd, check=True)

@@ -5,6 +5,11 @@
     for result in recognizer.classify(["a.mp4", "b.mp4"]):
         print(result)
 
+    localizer = stcli.load_localizer("k400")
+    settings = stcli.LocalizeSettings(windows=(64, 128), min_score=0.3)
+    for segment in localizer.localize("match.mp4", settings)[0].segments:
+        print(segment.label, segment.start_s, segment.end_s, segment.score)
+
 Heavy dependencies (torch, decoders) load on first use, so ``import stcli`` is cheap.
 """
 
@@ -14,20 +19,26 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import CheckpointError, StcliError, UsageError, VideoError, WeightsError
 from .presets import available_presets, load_preset
-from .results import ClassScore, Prediction, VideoFailure
+from .results import ClassScore, Localization, Prediction, Segment, VideoFailure
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CheckpointError", "ClassScore", "Prediction", "Recognizer", "StcliError", "UsageError",
-    "VideoError", "VideoFailure", "WeightsError", "__version__", "available_presets",
+    "CheckpointError", "ClassScore", "Localization", "LocalizeSettings", "Localizer",
+    "Prediction", "Recognizer", "Segment", "StcliError", "UsageError", "VideoError",
+    "VideoFailure", "WeightsError", "__version__", "available_presets", "load_localizer",
     "load_preset", "load_recognizer",
 ]
 
-_LAZY = {"load_recognizer": "stcli.tasks.classify", "Recognizer": "stcli.tasks.classify"}
+_LAZY = {
+    "load_recognizer": "stcli.tasks.classify", "Recognizer": "stcli.tasks.classify",
+    "load_localizer": "stcli.tasks.localize", "Localizer": "stcli.tasks.localize",
+    "LocalizeSettings": "stcli.tasks.localize",
+}
 
 if TYPE_CHECKING:
     from .tasks.classify import Recognizer, load_recognizer
+    from .tasks.localize import Localizer, LocalizeSettings, load_localizer
 
 
 def __getattr__(name: str) -> Any:

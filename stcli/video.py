@@ -150,7 +150,8 @@ class FfmpegVideo(Video):
         frame_bytes = w * h * 3
         with tempfile.TemporaryFile() as errors:
             cmd = [
-                "ffmpeg", "-v", "error", "-nostdin", "-i", self.path, "-map", "0:v:0",
+                "ffmpeg", "-v", "error", "-nostdin", "-i", self.path,
+                "-map", "0:v:0",
                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-fps_mode", "passthrough", "pipe:",
             ]
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
@@ -217,8 +218,14 @@ def _probe_failure(path: str, stderr: bytes | None) -> str:
     return f"not a readable video ({detail})"
 
 
-def open_video(path: str | Path) -> Video:
-    """Open ``path`` with decord, falling back to ffmpeg; raise :class:`VideoError`."""
+def open_video(path: str | Path, sequential: bool = False) -> Video:
+    """Open ``path`` with decord, falling back to ffmpeg; raise :class:`VideoError`.
+
+    ``sequential=True`` is for one forward pass over a long video (localization): it
+    reads through an ffmpeg pipe, which keeps no decoder state in this process. Decord
+    interleaved with the network let the heap grow with the video's length (peak RSS
+    1.3 GB for 2 minutes, 3 GB for 10, benchmarks/localize.py).
+    """
     path = str(path)
     if not os.path.exists(path):
         raise VideoError(path, "file not found")
@@ -232,6 +239,8 @@ def open_video(path: str | Path) -> Video:
         raise VideoError(path, "empty file (0 bytes)")
     if not os.access(path, os.R_OK):
         raise VideoError(path, "permission denied")
+    if sequential:
+        return FfmpegVideo(path)
     try:
         # A quick probe first: files that are no video at all get ffprobe's diagnosis, and
         # decord, which logs its own failures straight to stderr, never sees them.

@@ -111,6 +111,17 @@ def check_outputs(fmt: str | None, out: Path | None) -> None:
         format_from_path(out)
 
 
+def batch_inputs(paths: list[str], fmt: str | None, out: Path | None) -> list[str]:
+    """The videos a batch command will process, after checking its output options."""
+    from ..inputs import expand_inputs
+
+    check_outputs(fmt, out)
+    videos = expand_inputs(paths)
+    if not videos:
+        raise UsageError("no videos found in the given paths")
+    return videos
+
+
 def progress(total: int, quiet: bool, desc: str) -> Any:
     """A progress bar on stderr for batches; its ``write`` still reports errors when hidden."""
     from tqdm import tqdm

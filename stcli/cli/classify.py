@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import UsageError
 from ..presets import load_preset
 from ._common import (
     CheckpointOption,
@@ -16,7 +15,7 @@ from ._common import (
     PresetOption,
     QuietOption,
     ReportDirOption,
-    check_outputs,
+    batch_inputs,
     domain_errors,
     print_table,
     run_batch,
@@ -47,13 +46,9 @@ def classify(
 ) -> None:
     """Classify videos: top-k action labels per video, by the official test protocol."""
     from .. import reports
-    from ..inputs import expand_inputs
 
     with domain_errors():
-        videos = expand_inputs(paths)
-        if not videos:
-            raise UsageError("no videos found in the given paths")
-        check_outputs(fmt, out)
+        videos = batch_inputs(paths, fmt, out)
         from ..tasks.classify import choose_protocol, load_recognizer
 
         choose_protocol(load_preset(preset), views, fast)  # reject bad --views before loading

@@ -17,7 +17,7 @@ from ._common import (
     PresetOption,
     QuietOption,
     ReportDirOption,
-    check_outputs,
+    batch_inputs,
     domain_errors,
     load_reports,
     print_table,
@@ -74,13 +74,9 @@ def localize(
 ) -> None:
     """Find action segments (label, start, end, score) in long videos with sliding windows."""
     from .. import reports
-    from ..inputs import expand_inputs
 
     with domain_errors():
-        videos = expand_inputs(paths)
-        if not videos:
-            raise UsageError("no videos found in the given paths")
-        check_outputs(fmt, out)
+        videos = batch_inputs(paths, fmt, out)
         if skip_existing and report_dir is None:
             raise UsageError("--skip-existing needs --report-dir (where finished videos are)")
         if scores_format not in ("csv", "npz"):

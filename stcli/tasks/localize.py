@@ -117,7 +117,7 @@ class Localizer(ModelRunner):
 
     # -- decoding (background thread, no torch) ----------------------------------------
     def _decode(self, path: str | Path, settings: LocalizeSettings) -> Iterator[Any]:
-        with open_video(path) as video:
+        with open_video(path, sequential=True) as video:
             info = video.info
             if info.fps <= 0:
                 raise VideoError(path, "has no frame rate; cannot place windows in time")
@@ -150,14 +150,14 @@ class Localizer(ModelRunner):
         frames: dict[int, torch.Tensor] = {}
         probs = np.zeros((len(plan), len(self.labels)), dtype=np.float32)
         pending: list[int] = []
-        batch: list[torch.Tensor] = []
+        # Windows are written straight into one reused batch buffer: one copy per frame.
+        batch = torch.empty((self.batch_size, 3, self.preset.clip_len, k, k))
         consumed, ready = 0, 0
 
         def flush() -> None:
-            if batch:
-                probs[pending] = self.probabilities([torch.stack(batch)]).numpy()
+            if pending:
+                probs[pending] = self.probabilities([batch[: len(pending)]]).numpy()
                 pending.clear()
-                batch.clear()
 
         for chunk in decoded:
             rows = needed[consumed : consumed + len(chunk)]
@@ -167,10 +167,12 @@ class Localizer(ModelRunner):
             frames.update(zip(rows.tolist(), crops, strict=True))
             while ready < len(order) and plan.indices[order[ready], -1] <= rows[-1]:
                 w = int(order[ready])
-                batch.append(torch.stack([frames[i] for i in plan.indices[w].tolist()], dim=1))
+                slot = batch[len(pending)]
+                for t, i in enumerate(plan.indices[w].tolist()):
+                    slot[:, t].copy_(frames[i])
                 pending.append(w)
                 ready += 1
-                if len(batch) == self.batch_size:
+                if len(pending) == self.batch_size:
                     flush()
             if ready < len(order):
                 for i in [i for i in frames if i < keep_from[ready]]:

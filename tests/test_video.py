@@ -237,3 +237,22 @@ def test_golden_pipeline_channel_means(shared_videos, case: dict) -> None:
         means = crop_pixels.double().mean(dim=(0, 2, 3)).numpy()
         worst = max(worst, float(np.abs(means - np.array(view["channel_mean"])).max()))
     assert worst < 0.5
+
+
+def test_container_check_spares_the_probe_only_for_whole_files(generated_videos, tmp_path):
+    from stcli.video import _looks_intact
+
+    whole = generated_videos["landscape"]
+    data = whole.read_bytes()
+    assert _looks_intact(str(whole))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    assert not _looks_intact(str(cut))  # a box runs past the end of the file
+    longer = tmp_path / "longer.mp4"
+    longer.write_bytes(data + b"\0\0\0")
+    assert not _looks_intact(str(longer))  # trailing bytes that are no box
+    text = tmp_path / "notes.mp4"
+    text.write_text("ftyp? no, just text")
+    assert not _looks_intact(str(text))
+    mkv = make_video(tmp_path / "clip.mkv", frames=5, size=(64, 48))
+    assert _looks_intact(str(mkv))

@@ -40,10 +40,18 @@ def format_from_path(path: str | os.PathLike[str]) -> str:
     )
 
 
+def _pick(result: Result, keys: Sequence[str], list_key: str) -> dict[str, Any]:
+    """The documented ``keys`` of a result, absent ones as None (a failure has no frames),
+    the entries under ``list_key`` as dicts. Reads only those fields: ``asdict`` would
+    deep-copy everything, a localization's window-score arrays included."""
+    rec = {key: getattr(result, key, None) for key in keys}
+    rec[list_key] = [dataclasses.asdict(entry) for entry in getattr(result, list_key, [])]
+    return rec
+
+
 def record(result: Result) -> dict[str, Any]:
     """The JSON record of one classify result, with every documented key present."""
-    data = dataclasses.asdict(result)
-    return {key: data.get(key, [] if key == "topk" else None) for key in _RECORD_KEYS}
+    return _pick(result, _RECORD_KEYS, "topk")
 
 
 def csv_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -107,8 +115,7 @@ _LOCALIZE_KEYS = ("video", "video_id", "status", "error", "frames", "fps", "dura
 
 def localize_record(result: Result) -> dict[str, Any]:
     """The JSON record of one localize result (segments best first)."""
-    data = {k: v for k, v in dataclasses.asdict(result).items() if k != "window_scores"}
-    rec = {key: data.get(key, [] if key == "segments" else None) for key in _LOCALIZE_KEYS}
+    rec = _pick(result, _LOCALIZE_KEYS, "segments")
     if rec["video_id"] is None:
         rec["video_id"] = Path(rec["video"]).stem
     return rec

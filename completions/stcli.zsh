@@ -14,6 +14,7 @@ _stcli() {
         command)
             local -a commands=(
                 'classify:Classify videos: top-k action labels per video, by the official test protocol'
+                'detect:Find persons at keyframes and score 80 AVA actions for each (AVA CSV with --out .csv)'
                 'evaluate:Score stcli outputs against ground truth (mAP)'
                 'localize:Find action segments (label, start, end, score) in long videos with sliding windows'
                 'weights:List, locate, download and import checkpoint files'
@@ -22,6 +23,7 @@ _stcli() {
         argument)
             case $words[1] in
                 classify) _stcli_classify ;;
+                detect) _stcli_detect ;;
                 evaluate) _stcli_evaluate ;;
                 localize) _stcli_localize ;;
                 weights) _stcli_weights ;;
@@ -31,7 +33,7 @@ _stcli() {
 
 _stcli_classify() {
     _arguments \
-        '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(hmdb51 k400 k600)' \
+        '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
         '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors)]:checkpoint:_files' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
         --views'[Clips x crops, e.g. 10x3 or 1x1 (crops 1 or 3)]:views: ' \
@@ -46,6 +48,31 @@ _stcli_classify() {
         '*:paths:_files'
 }
 
+_stcli_detect() {
+    _arguments \
+        '(--preset -p)'{--preset,-p}'[Detection preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
+        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors)]:checkpoint:_files' \
+        --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
+        --proposals'[Person boxes per keyframe: AVA CSV video_id,timestamp,x1,y1,x2,y2\[,score\] (normalized) or JSON]:proposals:_files' \
+        --detector'[Person detector when no --proposals: hog (built in, offline) or onnx:MODEL.onnx (YOLO-style export; needs pip install '"'"'stcli\[onnx\]'"'"')]:detector:(hog onnx:)' \
+        --person-threshold'[Minimum person score (default: the detector'"'"'s own; proposals: keep all)]:person-threshold: ' \
+        --keyframe-interval'[Seconds between keyframes (default 1.0)]:keyframe-interval: ' \
+        --timestamps'[Keyframe times in seconds, comma-separated]:timestamps: ' \
+        --time-offset'[Seconds added to reported times (AVA clips cut at 15:00 use 900)]:time-offset: ' \
+        --action-threshold'[Report actions scoring at least this]:action-threshold: ' \
+        --all-scores'[Report every action scoring >= 0.002 (for '"'"'stcli evaluate ava'"'"')]' \
+        --render'[Draw boxes and top actions: FILE.mp4 for one video, or a folder]:render:_files' \
+        --top'[Actions per person in the table and --render]:top: ' \
+        '(--format -f)'{--format,-f}'[table, json, jsonl or csv]:format:(table json jsonl csv)' \
+        '(--out -o)'{--out,-o}'[Write results to FILE (.csv, .json or .jsonl)]:out:_files' \
+        --report-dir'[Also write one JSON report per video into DIR]:report-dir:_files -/' \
+        --skip-existing'[With --report-dir: reuse the reports of videos already done (resumes an interrupted batch)]' \
+        --batch-size'[Keyframe clips per network call]:batch-size: ' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit]' \
+        '*:paths:_files'
+}
+
 _stcli_evaluate() {
     local curcontext=$curcontext state line
     _arguments -C \
@@ -54,14 +81,28 @@ _stcli_evaluate() {
     case $state in
         command)
             local -a commands=(
+                'ava:Frame-level AP per action and mAP for AVA detections, as the official evaluator has it'
                 'localization:AP per class and mAP at each tIoU threshold, as ActivityNet'"'"'s evaluator computes it'
             )
             _describe -t commands 'stcli evaluate command' commands ;;
         argument)
             case $words[1] in
+                ava) _stcli_evaluate_ava ;;
                 localization) _stcli_evaluate_localization ;;
             esac ;;
     esac
+}
+
+_stcli_evaluate_ava() {
+    _arguments \
+        --gt'[Ground truth CSV: video_id,timestamp,x1,y1,x2,y2,action_id\[,person_id\] (e.g. ava_val_v2.1.csv)]:gt:_files' \
+        --pred'[Detections CSV: video_id,timestamp,x1,y1,x2,y2,action_id,score; coordinates normalized to \[0, 1\]]:pred:_files' \
+        --exclude'[Excluded timestamps CSV (video_id,timestamp), e.g. ava_val_excluded_timestamps_v2.1.csv]:exclude:_files' \
+        --labels'[Evaluated actions: a pbtxt label map or '"'"'id: name'"'"' lines]:labels:_files' \
+        --iou'[IoU threshold for a match]:iou: ' \
+        '(--format -f)'{--format,-f}'[table, json or csv]:format:(table json csv)' \
+        '(--out -o)'{--out,-o}'[Write the report to FILE (.json or .csv)]:out:_files' \
+        '(--help -h)'{--help,-h}'[Show this message and exit]'
 }
 
 _stcli_evaluate_localization() {
@@ -77,7 +118,7 @@ _stcli_evaluate_localization() {
 
 _stcli_localize() {
     _arguments \
-        '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(hmdb51 k400 k600)' \
+        '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
         '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors)]:checkpoint:_files' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
         --windows'[Window lengths in frames, comma-separated; each window is one 16-frame clip spread over it (64 = every 4th frame, as the checkpoints were trained; S-CNN used 16,32,64,128,256,512)]:windows: ' \
@@ -133,13 +174,13 @@ _stcli_weights_download() {
         --force'[Download again even if cached]' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
-        '1:preset:(hmdb51 k400 k600)'
+        '1:preset:(ava21 hmdb51 k400 k600)'
 }
 
 _stcli_weights_import() {
     _arguments \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
-        '1:preset:(hmdb51 k400 k600)' \
+        '1:preset:(ava21 hmdb51 k400 k600)' \
         2:file:_files
 }
 
@@ -152,7 +193,7 @@ _stcli_weights_list() {
 _stcli_weights_path() {
     _arguments \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
-        '1:preset:(hmdb51 k400 k600)'
+        '1:preset:(ava21 hmdb51 k400 k600)'
 }
 
 if [[ $zsh_eval_context[-1] == loadautofunc ]]; then

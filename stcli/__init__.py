@@ -10,6 +10,11 @@
     for segment in localizer.localize("match.mp4", settings)[0].segments:
         print(segment.label, segment.start_s, segment.end_s, segment.score)
 
+    detector = stcli.load_detector("ava21")
+    for keyframe in detector.detect("clip.mp4")[0].keyframes:
+        for person in keyframe.persons:
+            print(keyframe.timestamp, person.box, person.above(0.5))
+
 Heavy dependencies (torch, decoders) load on first use, so ``import stcli`` is cheap.
 """
 
@@ -19,14 +24,25 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import CheckpointError, StcliError, UsageError, VideoError, WeightsError
 from .presets import available_presets, load_preset
-from .results import ClassScore, Localization, Prediction, Segment, VideoFailure
+from .results import (
+    ActionScore,
+    ClassScore,
+    Detection,
+    Keyframe,
+    Localization,
+    PersonActions,
+    Prediction,
+    Segment,
+    VideoFailure,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CheckpointError", "ClassScore", "Localization", "LocalizeSettings", "Localizer",
-    "Prediction", "Recognizer", "Segment", "StcliError", "UsageError", "VideoError",
-    "VideoFailure", "WeightsError", "__version__", "available_presets", "load_localizer",
+    "ActionScore", "CheckpointError", "ClassScore", "DetectSettings", "Detection", "Detector",
+    "Keyframe", "Localization", "LocalizeSettings", "Localizer", "PersonActions", "Prediction",
+    "Recognizer", "Segment", "StcliError", "UsageError", "VideoError", "VideoFailure",
+    "WeightsError", "__version__", "available_presets", "load_detector", "load_localizer",
     "load_preset", "load_recognizer",
 ]
 
@@ -34,10 +50,13 @@ _LAZY = {
     "load_recognizer": "stcli.tasks.classify", "Recognizer": "stcli.tasks.classify",
     "load_localizer": "stcli.tasks.localize", "Localizer": "stcli.tasks.localize",
     "LocalizeSettings": "stcli.tasks.localize",
+    "load_detector": "stcli.tasks.detect", "Detector": "stcli.tasks.detect",
+    "DetectSettings": "stcli.tasks.detect",
 }
 
 if TYPE_CHECKING:
     from .tasks.classify import Recognizer, load_recognizer
+    from .tasks.detect import Detector, DetectSettings, load_detector
     from .tasks.localize import Localizer, LocalizeSettings, load_localizer
 
 

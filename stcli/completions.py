@@ -24,7 +24,8 @@ from typing import Any
 PROG = "stcli"
 # Commands whose --format takes fewer values than the per-video report formats.
 _FORMATS = {("weights", "list"): ("table", "json"),
-            ("evaluate", "localization"): ("table", "json", "csv")}
+            ("evaluate", "localization"): ("table", "json", "csv"),
+            ("evaluate", "ava"): ("table", "json", "csv")}
 SHELLS = ("bash", "zsh", "fish")
 _REGENERATE = "python -m stcli.completions --write completions/"
 _INSTALL = {
@@ -88,6 +89,7 @@ def _completion(path: tuple[str, ...], param: Any) -> tuple[tuple[str, ...], str
         "device": (("auto", "cpu", "cuda"), ""),
         "fmt": (_FORMATS.get(path[1:], FORMATS), ""),
         "nms": (("soft", "hard", "none"), ""),
+        "detector": (("hog", "onnx:"), ""),  # onnx:PATH: the path is typed after it
         "scores_format": (("csv", "npz"), ""),
         "subset": (("test", "validation"), ""),
         "paths": ((), "file"),  # classify: videos, folders or globs

@@ -8,6 +8,11 @@ exit code 2 (usage or setup).
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import json
+from collections.abc import Iterator
+
 
 class StcliError(Exception):
     """Base class: a problem the user can act on, described in one line."""
@@ -40,3 +45,18 @@ class VideoError(StcliError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+@contextlib.contextmanager
+def reading(source: object) -> Iterator[None]:
+    """Turn the errors of reading a user's text file into one ``UsageError`` naming it."""
+    try:
+        yield
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{source}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{source}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise UsageError(f"{source}: cannot read ({exc.strerror or exc})") from None
+    except csv.Error as exc:
+        raise UsageError(f"{source}: not a valid CSV file ({exc})") from None

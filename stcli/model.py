@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .roi import AVARoIHead
+
 # Bottleneck blocks per stage for each supported depth (ResNet conventions).
 STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3), 200: (3, 24, 36, 3)}
 STAGE_PLANES = (64, 128, 256, 512)
@@ -200,3 +202,28 @@ class RecognitionModel(nn.Module):
 
     def forward(self, clips: Tensor) -> Tensor:
         return self.cls_head(self.features(clips))
+
+
+class AVAModel(nn.Module):
+    """Backbone (last stage stride 1) + AVA RoI head; ``forward(clips, rois)`` -> logits.
+
+    ``rois`` rows are ``(clip_index, x1, y1, x2, y2)`` in pixels of the network input; the
+    result is ``(K, 81)`` logits (sigmoid per action: AVA is multi-label).
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 81,
+        depth: int = 50,
+        spatial_stride: Sequence[int] = (1, 2, 2, 1),
+        pos_dim: Sequence[int] = (56, 28, 14, 7),
+        clip_len: int = 16,
+    ) -> None:
+        super().__init__()
+        self.backbone = SqueezeTimeBackbone(
+            clip_len=clip_len, depth=depth, spatial_stride=spatial_stride, pos_dim=pos_dim
+        )
+        self.roi_head = AVARoIHead(num_classes, clip_len=clip_len)
+
+    def forward(self, clips: Tensor, rois: Tensor) -> Tensor:
+        return self.roi_head(self.backbone(clips), rois)

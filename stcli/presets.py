@@ -6,6 +6,7 @@ test protocol. Adding a checkpoint means adding a TOML file and a label list; no
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -34,6 +35,8 @@ class Protocol:
     crops: int
     short_side: int
     crop_size: int
+    # False: resize straight to crop_size x crop_size (AVA), ignoring the aspect ratio.
+    keep_ratio: bool = True
 
     @property
     def views(self) -> str:
@@ -130,4 +133,21 @@ def load_preset(name: str) -> Preset:
 @cache
 def _read_labels(relative: str) -> list[str]:
     text = (preset_root() / relative).read_text(encoding="utf-8")
+    if relative.endswith(".pbtxt"):
+        return _read_label_map(text)
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _read_label_map(text: str) -> list[str]:
+    """A ``label { name: ... label_id: N }`` map as a list indexed by id (index 0 unused).
+
+    The AVA head's output ``k`` is action id ``k``, so indexing by id keeps the label list
+    in checkpoint output order like every other preset's.
+    """
+    pairs = [(int(i), n) for n, i in re.findall(r'name:\s*"([^"]*)"\s*label_id:\s*(\d+)', text)]
+    if not pairs:
+        raise PresetError("label map has no 'label { name: ... label_id: ... }' entries")
+    names = [""] * (max(i for i, _ in pairs) + 1)
+    for i, name in pairs:
+        names[i] = name
+    return names

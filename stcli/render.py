@@ -1,15 +1,28 @@
-"""Pictures of results: PNG timelines of localization scores and segments.
+"""Pictures of results: PNG timelines of localization scores and segments, and videos
+annotated with detected persons and their actions.
 
 matplotlib is an optional extra (``pip install 'stcli[plot]'``); nothing else in stcli
-needs it, so it is imported only here and only when a picture is asked for.
+needs it, so it is imported only here and only when a picture is asked for. OpenCV (a
+core dependency, for the person detector) draws the boxes and text of annotated videos,
+and ffmpeg encodes them.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+import numpy as np
+
+from .errors import UsageError, VideoError
+from .results import Detection, Keyframe, PersonActions
+from .video import VideoInfo, open_video
 
 _TOP_CLASSES = 5
 
@@ -64,3 +77,274 @@ def plot_timeline(path: str | Path, result: Any, top: int = _TOP_CLASSES) -> Pat
     plt.close(fig)
     write_atomic_bytes(path, buffer.getvalue())
     return Path(path)
+
+
+# One colour per person index (RGB), cycled: Trubetskoy's distinct colours, all of them
+# saturated enough to stand out from natural video.
+PERSON_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48),
+    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60),
+)
+# libx264 settings: veryfast keeps encoding 1080p cheaper than decoding it, and CRF 20
+# keeps thin box lines and small text sharp; file size is not the point of this file.
+_ENCODER = "libx264"
+_PRESET = "veryfast"
+_CRF = 20
+
+
+def person_colour(index: int) -> tuple[int, int, int]:
+    """The RGB colour of the ``index``-th person of a keyframe."""
+    return PERSON_COLOURS[index % len(PERSON_COLOURS)]
+
+
+@dataclass(frozen=True)
+class _Style:
+    """Line and text sizes for one frame size, so that labels read alike on 320x240 and
+    on 1920x1080 (OpenCV's font scale is in pixels, not relative to the frame)."""
+
+    font_scale: float
+    text_thickness: int
+    box_thickness: int
+    pad: int
+
+    @classmethod
+    def for_frame(cls, height: int, width: int) -> _Style:
+        short = min(height, width)
+        font_scale = max(0.35, short / 600)  # 0.4 at 240 lines, 1.8 at 1080
+        return cls(
+            font_scale=font_scale,
+            text_thickness=max(1, round(font_scale * 1.5)),
+            box_thickness=max(1, round(short / 200)),
+            pad=max(1, round(font_scale * 4)),
+        )
+
+
+def _text_colour(background: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black on light backgrounds, white on dark ones (Rec. 601 luma)."""
+    r, g, b = background
+    return (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 140 else (255, 255, 255)
+
+
+def _draw_label(
+    frame: np.ndarray, lines: Sequence[str], left: int, top: int,
+    background: tuple[int, int, int], style: _Style, *, scale: float | None = None,
+    above: bool = False,
+) -> None:
+    """Text lines on a filled rectangle with its top-left corner at (``left``, ``top``), or
+    with its bottom edge at ``top`` when ``above`` and there is room; moved as little as
+    needed to stay inside the frame."""
+    import cv2
+
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, scale or style.font_scale
+    sizes = [cv2.getTextSize(line, font, scale, style.text_thickness) for line in lines]
+    line_h = max(th + base for (_, th), base in sizes) + style.pad
+    block_w = max(tw for (tw, _), _ in sizes) + 2 * style.pad
+    block_h = line_h * len(lines) + style.pad
+    if above and top >= block_h:
+        top -= block_h
+    height, width = frame.shape[:2]
+    left = max(0, min(left, width - block_w))
+    top = max(0, min(top, height - block_h))
+    cv2.rectangle(frame, (left, top), (left + block_w - 1, top + block_h - 1), background,
+                  thickness=cv2.FILLED)
+    colour = _text_colour(background)
+    for row, (line, ((_, th), _)) in enumerate(zip(lines, sizes, strict=True)):
+        baseline_y = top + style.pad + row * line_h + th
+        cv2.putText(frame, line, (left + style.pad, baseline_y), font, scale, colour,
+                    style.text_thickness, cv2.LINE_AA)
+
+
+def _pixel_box(box: Sequence[float], height: int, width: int) -> tuple[int, int, int, int]:
+    """A normalized ``(x1, y1, x2, y2)`` box in pixels, ordered and clipped to the frame."""
+    x1, x2 = sorted((box[0] * width, box[2] * width))
+    y1, y2 = sorted((box[1] * height, box[3] * height))
+
+    def clip(value: float, size: int) -> int:
+        return int(min(max(round(value), 0), size - 1))
+
+    return clip(x1, width), clip(y1, height), clip(x2, width), clip(y2, height)
+
+
+def draw_persons(
+    frame: np.ndarray, persons: Sequence[PersonActions], threshold: float = 0.5, top: int = 3
+) -> None:
+    """Draw each person's box and up to ``top`` actions scoring at least ``threshold`` into
+    ``frame`` (RGB uint8 ``(H, W, 3)``, C-contiguous and writable), in place.
+
+    The box takes the person's colour (:func:`person_colour` of its index); the actions
+    are ``name score`` lines on a label of that colour above the box, or inside its top
+    when there is no room above. A person with no action above ``threshold`` gets the box
+    alone.
+    """
+    import cv2
+
+    height, width = frame.shape[:2]
+    style = _Style.for_frame(height, width)
+    for index, person in enumerate(persons):
+        colour = person_colour(index)
+        x1, y1, x2, y2 = _pixel_box(person.box, height, width)
+        cv2.rectangle(frame, (x1, y1), (x2, y2), colour, style.box_thickness)
+        lines = [f"{a.label} {a.score:.2f}" for a in person.above(threshold)[: max(top, 0)]]
+        if lines:
+            # Above the box when it fits, so that the label hides none of the person.
+            _draw_label(frame, lines, x1, y1, colour, style, above=True)
+
+
+def draw_timestamp(frame: np.ndarray, seconds: float) -> None:
+    """The keyframe time, small, white on black in the bottom-left corner, in place."""
+    style = _Style.for_frame(*frame.shape[:2])
+    # Bottom row asked for, the label is moved up until it fits.
+    _draw_label(frame, [f"{seconds:.2f} s"], 0, frame.shape[0], (0, 0, 0), style,
+                scale=style.font_scale * 0.7)
+
+
+def held_keyframes(keyframes: Sequence[Keyframe], num_frames: int) -> Iterator[Keyframe | None]:
+    """For each frame index ``0 .. num_frames - 1``, the keyframe whose boxes it shows: the
+    latest one at or before it (boxes are held until the next keyframe), the first one for
+    frames before that; ``None`` for every frame when there are no keyframes."""
+    ordered = sorted(keyframes, key=lambda k: k.frame)
+    current = ordered[0] if ordered else None
+    upcoming = iter(ordered[1:])
+    following = next(upcoming, None)
+    for index in range(num_frames):
+        # A while, not an if: several keyframes may share a frame or fall between two.
+        while following is not None and following.frame <= index:
+            current, following = following, next(upcoming, None)
+        yield current
+
+
+class _H264Writer:
+    """An ffmpeg process that encodes raw RGB frames written to its stdin into an H.264
+    MP4 file. Failures are :class:`VideoError` naming ``label`` (the file the user asked
+    for, not the temporary file ffmpeg writes)."""
+
+    def __init__(self, path: Path, label: Path, info: VideoInfo, fps: float) -> None:
+        import ffmpeg
+
+        self.label = label
+        rate = Fraction(fps).limit_denominator(100_000)  # 29.97... -> 30000/1001, exactly
+        # yuv420p halves the chroma resolution and so needs even sizes; an odd-sized source
+        # keeps its exact size with full-resolution chroma instead of being cropped/padded.
+        even = info.width % 2 == 0 and info.height % 2 == 0
+        stream = ffmpeg.input(
+            "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{info.width}x{info.height}",
+            framerate=str(rate),
+        ).output(
+            str(path), format="mp4", vcodec=_ENCODER, pix_fmt="yuv420p" if even else "yuv444p",
+            preset=_PRESET, crf=_CRF, movflags="+faststart",
+            # One output frame per input frame: never drop or duplicate to fit a rate.
+            fps_mode="passthrough",
+        )
+        cmd = ffmpeg.compile(stream.global_args("-v", "error", "-y"))
+        # stderr goes to a file: a pipe nobody reads while frames are written could fill
+        # and stall ffmpeg.
+        self._errors = tempfile.TemporaryFile()
+        try:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                          stdout=subprocess.DEVNULL, stderr=self._errors)
+        except FileNotFoundError as exc:
+            self._errors.close()
+            raise VideoError(label, "cannot be encoded: ffmpeg is not installed") from exc
+
+    def write(self, frames: np.ndarray) -> None:
+        """Send frames ``(n, H, W, 3)`` uint8 RGB to the encoder."""
+        try:
+            self._proc.stdin.write(memoryview(np.ascontiguousarray(frames)).cast("B"))
+        except BrokenPipeError:
+            self._proc.wait()
+            raise self._failure() from None
+
+    def finish(self) -> None:
+        """Flush the encoder and wait for the file to be complete."""
+        try:
+            self._proc.stdin.close()
+        except BrokenPipeError:
+            pass  # ffmpeg is gone already; its exit status and stderr say why
+        if self._proc.wait() != 0:
+            raise self._failure()
+        self._errors.close()
+
+    def abort(self) -> None:
+        """Stop ffmpeg without waiting for it to finish the file."""
+        self._proc.kill()
+        self._proc.wait()
+        self._errors.close()
+
+    def _failure(self) -> VideoError:
+        self._errors.seek(0)
+        lines = self._errors.read().decode(errors="replace").strip().splitlines()
+        if any(f"Unknown encoder '{_ENCODER}'" in line for line in lines):
+            return VideoError(
+                self.label, f"cannot be encoded: this ffmpeg has no H.264 encoder ({_ENCODER}); "
+                "install an ffmpeg built with --enable-libx264",
+            )
+        detail = lines[-1] if lines else f"ffmpeg exited with status {self._proc.returncode}"
+        return VideoError(self.label, f"encoding failed: {detail}")
+
+
+def _temporary_beside(target: Path) -> Path:
+    """An empty temporary file in ``target``'s folder (so that the final rename is atomic);
+    :class:`VideoError` when that folder does not exist or cannot be written."""
+    if target.is_dir():
+        raise VideoError(target, "is a directory; give a file name such as annotated.mp4")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                   dir=target.parent)
+    except OSError as exc:
+        raise VideoError(target, f"cannot be written ({exc.strerror}: {target.parent})") from exc
+    os.close(fd)
+    return Path(tmp)
+
+
+def render_detections(
+    source: str | Path, detection: Detection, out: str | Path, threshold: float = 0.5,
+    top: int = 3, progress: Callable[[int], None] | None = None,
+) -> Path:
+    """Write ``source`` with ``detection``'s persons drawn on it to ``out``, an H.264 MP4
+    with the source's size, frame count and rate; return ``out``.
+
+    Every frame shows the persons of the latest keyframe at or before it (the first
+    keyframe's before that) with up to ``top`` actions scoring at least ``threshold``
+    (:func:`draw_persons`), and that keyframe's time in a corner. The source is decoded
+    in one sequential pass, a chunk of frames at a time, so memory does not grow with its
+    length. ``out`` is written through a temporary file in its folder and replaced only
+    when encoding succeeded. ``progress``, when given, is called with the number of
+    frames written since its previous call (it fits ``tqdm.update``).
+
+    Raises :class:`VideoError` naming ``source`` when it cannot be decoded, naming ``out``
+    when it cannot be written or encoded.
+    """
+    from .reports import _UMASK  # read once at import there, before any thread exists
+
+    target = Path(out)
+    # The output's folder is checked first: a typo there should not cost a decoding pass.
+    tmp = _temporary_beside(target)
+    writer = None
+    try:
+        with open_video(source, sequential=True) as video:
+            info = video.info
+            # A rate ffprobe could not tell: the detection's own, else the commonest one.
+            fps = info.fps if info.fps > 0 else (detection.fps if detection.fps > 0 else 25.0)
+            writer = _H264Writer(tmp, target, info, fps)
+            shown = held_keyframes(detection.keyframes, info.num_frames)
+            for chunk in video.read_chunks(range(info.num_frames), info.frames_per_chunk()):
+                if not chunk.flags.writeable:
+                    chunk = chunk.copy()
+                # chunk first: zip stops when the chunk ends, taking nothing more from shown.
+                for frame, keyframe in zip(chunk, shown, strict=False):
+                    if keyframe is not None:
+                        draw_persons(frame, keyframe.persons, threshold, top)
+                        draw_timestamp(frame, keyframe.timestamp)
+                writer.write(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+            writer.finish()
+            writer = None
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs follow the umask
+        os.replace(tmp, target)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        tmp.unlink(missing_ok=True)
+        raise
+    return target

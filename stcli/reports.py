@@ -75,10 +75,11 @@ class Layout:
     record: Callable[[Any], dict[str, Any]]
     rows: Callable[[dict[str, Any]], list[dict[str, Any]]]
     document: Callable[[Sequence[dict[str, Any]], dict[str, Any]], Any]
+    csv_header: bool = True  # AVA's CSV files have none: evaluators read row one as data
 
     def header(self) -> str:
-        """The CSV header line."""
-        return ",".join(self.columns) + "\n"
+        """The CSV header line (empty for header-less formats)."""
+        return ",".join(self.columns) + "\n" if self.csv_header else ""
 
     def render(
         self, records: Sequence[dict[str, Any]], fmt: str, meta: dict[str, Any] | None = None
@@ -154,6 +155,58 @@ def activitynet_document(records: Sequence[dict[str, Any]], meta: dict[str, Any]
 
 
 LOCALIZE = Layout(LOCALIZE_COLUMNS, localize_record, localize_rows, activitynet_document)
+
+
+AVA_COLUMNS = ("video_id", "timestamp", "x1", "y1", "x2", "y2", "action_id", "score")
+_DETECT_KEYS = ("video", "video_id", "status", "error", "frames", "fps", "duration_s", "width",
+                "height", "preset", "persons_from", "seconds")
+
+
+def _seconds(value: float) -> str:
+    """``902.0`` -> ``902`` (AVA's whole seconds); ``2.5`` -> ``2.5`` (millisecond steps)."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def detect_layout(threshold: float = 0.5) -> Layout:
+    """Detection records keeping the actions scoring at least ``threshold``.
+
+    CSV is the AVA detections format (``video_id,timestamp,x1,y1,x2,y2,action_id,score``,
+    no header, one row per person and action), which the official evaluator and
+    ``stcli evaluate ava`` read; failed videos have no rows there (their errors go to
+    stderr, the JSON and the exit code).
+    """
+
+    def make_record(result: Result) -> dict[str, Any]:
+        rec = {key: getattr(result, key, None) for key in _DETECT_KEYS}
+        if rec["video_id"] is None:
+            rec["video_id"] = Path(rec["video"]).stem
+        rec["action_threshold"] = threshold
+        rec["keyframes"] = [
+            {"timestamp": kf.timestamp, "frame": kf.frame, "persons": [
+                {"box": list(p.box), "person_score": p.person_score,
+                 "actions": [dataclasses.asdict(a) for a in p.above(threshold)]}
+                for p in kf.persons]}
+            for kf in getattr(result, "keyframes", [])
+        ]
+        return rec
+
+    def rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
+        out = []
+        for kf in rec.get("keyframes") or []:
+            for person in kf["persons"]:
+                box = [f"{v:.3f}" for v in person["box"]]
+                for action in person["actions"]:
+                    out.append(dict(zip(AVA_COLUMNS, (
+                        rec["video_id"], _seconds(kf["timestamp"]), *box,
+                        action["action_id"], f"{action['score']:.6g}"), strict=True)))
+        return out
+
+    def document(records: Sequence[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
+        from . import __version__
+
+        return {"version": f"stcli {__version__}", "settings": meta, "videos": list(records)}
+
+    return Layout(AVA_COLUMNS, make_record, rows, document, csv_header=False)
 
 
 def write_atomic(path: str | os.PathLike[str], text: str) -> None:

@@ -78,4 +78,62 @@ class Localization:
     window_scores: Any = field(default=None, repr=False, compare=False)
 
 
-Result = Prediction | Localization | VideoFailure
+@dataclass(frozen=True)
+class ActionScore:
+    """One AVA action's sigmoid score for one person (``action_id`` 1..80)."""
+
+    action_id: int
+    label: str
+    score: float
+
+
+@dataclass(frozen=True)
+class PersonActions:
+    """One person at one keyframe: the box and every action's score, best first.
+
+    ``box`` is ``(x1, y1, x2, y2)`` normalized to [0, 1] by the frame's width and height
+    (AVA's convention); ``person_score`` is the detector's or proposal's confidence
+    (``None`` when the proposal file gives none).
+    """
+
+    box: tuple[float, float, float, float]
+    person_score: float | None
+    actions: tuple[ActionScore, ...] = ()
+
+    def above(self, threshold: float) -> list[ActionScore]:
+        """The actions scoring at least ``threshold``, best first."""
+        return [a for a in self.actions if a.score >= threshold]
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """One keyframe: its time (seconds, with any ``--time-offset``), frame index, persons.
+
+    An empty ``persons`` means no person was found there: a result, not an error.
+    """
+
+    timestamp: float
+    frame: int
+    persons: tuple[PersonActions, ...] = ()
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A video that went through spatio-temporal detection, keyframes in time order."""
+
+    video: str
+    video_id: str
+    frames: int
+    fps: float
+    duration_s: float
+    width: int
+    height: int
+    preset: str
+    persons_from: str
+    seconds: float
+    keyframes: list[Keyframe] = field(default_factory=list)
+    status: str = "ok"
+    error: str | None = None
+
+
+Result = Prediction | Localization | Detection | VideoFailure

@@ -9,16 +9,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from .checkpoints import load_into, read_checkpoint
 from .errors import UsageError, VideoError
-from .model import RecognitionModel
+from .model import AVAModel, RecognitionModel
 from .presets import Preset
 from .results import Result, VideoFailure
+from .sampling import release_points
 
 DEVICES = ("auto", "cpu", "cuda")
+_COMMANDS = {"recognition": "classify", "detection": "detect"}
 T = TypeVar("T")
 R = TypeVar("R", bound="ModelRunner")
 
@@ -38,10 +41,11 @@ def build_model(preset: Preset, device: str | torch.device = "meta") -> nn.Modul
     """The architecture ``preset`` describes; on the meta device by default, where nothing
     is allocated or initialized (weights come from a checkpoint anyway)."""
     cfg = preset.model
-    if cfg.head != "recognition":
+    heads = {"recognition": RecognitionModel, "ava": AVAModel}
+    if cfg.head not in heads:
         raise UsageError(f"preset '{preset.name}' needs the '{cfg.head}' head, not supported here")
     with torch.device(device):
-        return RecognitionModel(
+        return heads[cfg.head](
             num_classes=cfg.num_classes,
             depth=cfg.depth,
             spatial_stride=cfg.spatial_stride,
@@ -60,6 +64,8 @@ def load_model(preset: Preset, weights: Path, device: torch.device) -> nn.Module
 class ModelRunner:
     """A loaded model with its preset and device; tasks subclass it."""
 
+    task = "recognition"  # the preset task this runner serves
+
     def __init__(
         self, model: nn.Module, preset: Preset, device: torch.device,
         weights: Path | None = None, batch_size: int = 8,
@@ -76,13 +82,15 @@ class ModelRunner:
         cls: type[R], preset: str = "k400", checkpoint: str | Path | None = None,
         device: str = "cpu", download: bool = True, progress: bool = True, batch_size: int = 8,
     ) -> R:
-        """Load a recognition preset's model, fetching its weights on first use."""
+        """Load a preset's model for this task, fetching its weights on first use."""
         from .presets import load_preset
         from .weights import resolve_weights
 
         spec = load_preset(preset)
-        if spec.task != "recognition":
-            raise UsageError(f"preset '{preset}' is for {spec.task}, not recognition")
+        if spec.task != cls.task:
+            raise UsageError(f"preset '{preset}' is for {spec.task}, not {cls.task}: use "
+                             f"'stcli {_COMMANDS.get(spec.task, spec.task)}' for it, or a "
+                             f"{cls.task} preset here")
         torch_device = resolve_device(device)
         weights = resolve_weights(spec, checkpoint, download=download, progress=progress)
         model = load_model(spec, weights, torch_device)
@@ -196,3 +204,33 @@ class Background(Iterator[T]):
                 self._queue.get_nowait()
             except queue.Empty:
                 break
+
+
+def complete_clips(
+    path: str | Path, chunks: Iterable[np.ndarray], needed: np.ndarray, clips: np.ndarray,
+    prepare: Callable[[np.ndarray, np.ndarray], Iterable[Any]],
+) -> Iterator[tuple[int, dict[int, Any]]]:
+    """Assemble clips from a frame stream, holding only the frames still needed.
+
+    ``chunks`` delivers the frames ``needed`` (sorted, distinct) in order; ``prepare(rows,
+    chunk)`` turns a chunk into one item per frame (resized, normalized, ...). Yields
+    ``(clip, frames)`` as soon as every frame of ``clips[clip]`` is in, with ``frames``
+    mapping frame index -> item (read it before the next step: frames no pending clip
+    needs are then dropped). Memory is bounded by the clips' span, not the video's length.
+    """
+    order, keep_from = release_points(clips)
+    last = clips.max(axis=1)
+    frames: dict[int, Any] = {}
+    consumed, ready = 0, 0
+    for chunk in chunks:
+        rows = needed[consumed : consumed + len(chunk)]
+        consumed += len(chunk)
+        frames.update(zip(rows.tolist(), prepare(rows, chunk), strict=True))
+        while ready < len(order) and last[order[ready]] <= rows[-1]:
+            yield int(order[ready]), frames
+            ready += 1
+        if ready < len(order):
+            for i in [i for i in frames if i < keep_from[ready]]:
+                del frames[i]
+    if ready < len(order):
+        raise VideoError(path, f"decoding ended early: {len(order) - ready} clips left")

@@ -1,7 +1,9 @@
 """Frame-index plans: which frames of a video each clip uses. Pure NumPy arithmetic.
 
-Two plans: the recognition test protocol (``test_clip_indices``) and sliding windows for
-temporal localization (``sliding_windows``).
+Three plans: the recognition test protocol (``test_clip_indices``), sliding windows for
+temporal localization (``sliding_windows``) and clips centred on AVA keyframes
+(``keyframe_times`` + ``keyframe_indices``); plus ``release_points``, which says when a
+streamed frame is no longer needed by any clip.
 
 Recognition follows mmaction2's ``SampleFrames`` in test mode, the sampler the official
 SqueezeTime results were produced with, including its floating-point order of operations
@@ -93,3 +95,39 @@ def sliding_windows(
     starts_a, spans_a, scales_a = starts_a[order], spans_a[order], scales_a[order]
     offsets = (np.arange(clip_len, dtype=np.int64)[None, :] * spans_a[:, None]) // clip_len
     return WindowPlan(starts_a, spans_a, scales_a, starts_a[:, None] + offsets)
+
+
+def keyframe_times(duration_s: float, interval_s: float) -> np.ndarray:
+    """Keyframe times ``0, interval, 2 * interval, ...`` up to the end of the video."""
+    if interval_s <= 0:
+        raise ValueError(f"the keyframe interval must be positive, got {interval_s}")
+    count = int(np.floor(duration_s / interval_s + 1e-9)) + 1
+    times = np.arange(count, dtype=np.float64) * interval_s
+    # A keyframe exactly at the end has no frame: keep times strictly inside the video.
+    return times[times < duration_s - 1e-9] if duration_s > 0 else times[:1]
+
+
+def keyframe_frames(times_s: np.ndarray, fps: float, num_frames: int) -> np.ndarray:
+    """The frame shown at each time (``round(t * fps)``), clamped to the video."""
+    return np.clip(np.round(np.asarray(times_s) * fps).astype(np.int64), 0, num_frames - 1)
+
+
+def keyframe_indices(
+    centres: np.ndarray, num_frames: int, clip_len: int = 16, frame_interval: int = 4
+) -> np.ndarray:
+    """``(K, clip_len)`` frames of the clip centred on each keyframe, clamped to the video.
+
+    AVA test clips: ``c - 32, c - 28, ..., c + 28`` for 16 frames at interval 4; the
+    keyframe itself is at position ``clip_len // 2``.
+    """
+    offsets = (np.arange(clip_len, dtype=np.int64) - clip_len // 2) * frame_interval
+    return np.clip(np.asarray(centres, dtype=np.int64)[:, None] + offsets, 0, num_frames - 1)
+
+
+def release_points(clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For streaming ``clips`` ``(K, T)`` in frame order: the order in which clips become
+    complete (by last frame) and, at each step of that order, the first frame any clip
+    still waiting needs (frames before it can be dropped)."""
+    order = np.argsort(clips.max(axis=1), kind="stable")
+    firsts = clips[order].min(axis=1)
+    return order, np.minimum.accumulate(firsts[::-1])[::-1]

@@ -80,9 +80,12 @@ def bash_complete(tmp_path: Path):
 
 @pytest.mark.parametrize(("words", "expected"), [
     (("stcli", "cl"), ["classify"]),
-    (("stcli", ""), ["classify", "evaluate", "localize", "weights"]),
+    (("stcli", ""), ["classify", "detect", "evaluate", "localize", "weights"]),
     (("stcli", "classify", "--pre"), ["--preset"]),
-    (("stcli", "classify", "--preset", ""), ["hmdb51", "k400", "k600"]),
+    (("stcli", "classify", "--preset", ""), ["ava21", "hmdb51", "k400", "k600"]),
+    (("stcli", "detect", "--detector", ""), ["hog", "onnx:"]),
+    (("stcli", "evaluate", ""), ["ava", "localization"]),
+    (("stcli", "evaluate", "ava", "--format", ""), ["csv", "json", "table"]),
     (("stcli", "classify", "-p", "k4"), ["k400"]),
     (("stcli", "classify", "--device", ""), ["auto", "cpu", "cuda"]),
     (("stcli", "classify", "--format", "js"), ["json", "jsonl"]),
@@ -93,7 +96,7 @@ def bash_complete(tmp_path: Path):
     (("stcli", "weights", ""), ["download", "import", "list", "path"]),
     (("stcli", "--debug", "weights", "l"), ["list"]),
     (("stcli", "weights", "list", "-f", ""), ["json", "table"]),
-    (("stcli", "weights", "path", ""), ["hmdb51", "k400", "k600"]),
+    (("stcli", "weights", "path", ""), ["ava21", "hmdb51", "k400", "k600"]),
     (("stcli", "weights", "import", "k400", ""), ["clip.mp4", "videos"]),
     (("stcli", "weights", "download", "--"), ["--force", "--help", "--quiet"]),
 ])
@@ -118,7 +121,7 @@ def test_fish_completes() -> None:
     proc = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True,
                           text=True, check=True)
     assert [line.split("\t")[0] for line in proc.stdout.splitlines()] == [
-        "download", "import", "list", "path", "hmdb51", "k400", "k600"]
+        "download", "import", "list", "path", "ava21", "hmdb51", "k400", "k600"]
 
 
 # -- the staleness check bites --------------------------------------------------------------

@@ -13,14 +13,15 @@ import typer
 from .. import __version__
 from ._common import state
 from .classify import classify
+from .detect import detect
 from .evaluate import evaluate_app
 from .localize import localize
 from .weights import weights_app
 
 app = typer.Typer(
     name="stcli",
-    help="Video action recognition with SqueezeTime: classify videos and find actions in "
-    "long videos, from the shell.",
+    help="Video action recognition with SqueezeTime: classify videos, find actions in long "
+    "videos and detect what each person does, from the shell.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 app.command()(classify)
 app.command()(localize)
+app.command()(detect)
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(weights_app, name="weights")
 

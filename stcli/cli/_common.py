@@ -53,6 +53,10 @@ ReportDirOption = Annotated[
     Path | None, typer.Option("--report-dir", help="Also write one JSON report per video "
                               "into DIR.", file_okay=False)
 ]
+SkipExistingOption = Annotated[
+    bool, typer.Option("--skip-existing", help="With --report-dir: reuse the reports of "
+                       "videos already done (resumes an interrupted batch).")
+]
 
 
 def err(message: str) -> None:
@@ -190,6 +194,16 @@ def run_batch(
     if not quiet and len(videos) > 1:
         err(f"stcli: {len(ordered)} videos: {len(ordered) - failed} ok, {failed} failed")
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def resume(
+    report_dir: Path | None, skip_existing: bool, videos: list[str]
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """``--skip-existing``: the records already in ``report_dir`` and the videos still to do."""
+    if skip_existing and report_dir is None:
+        raise UsageError("--skip-existing needs --report-dir (where finished videos are)")
+    done = load_reports(report_dir, videos) if skip_existing and report_dir else {}
+    return done, [v for v in videos if v not in done]
 
 
 def load_reports(report_dir: Path, videos: list[str]) -> dict[str, dict[str, Any]]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,11 +17,52 @@ from ..errors import UsageError
 from ._common import domain_errors, err, print_table, write_stdout
 
 if TYPE_CHECKING:
+    from ..evaluate.ava import AvaReport
     from ..evaluate.thumos import LocalizationReport
 
 evaluate_app = typer.Typer(help="Score stcli outputs against ground truth (mAP).",
                            no_args_is_help=True)
 REPORT_FORMATS = ("table", "json", "csv")
+
+# -- options and output shared by every evaluate command ----------------------------------
+ReportFormatOption = Annotated[
+    str | None, typer.Option(
+        "--format", "-f", help="table, json or csv. Default: table on a terminal, json "
+        "otherwise; with --out only the file is written unless --format is given.",
+        show_default=False)
+]
+ReportOutOption = Annotated[
+    Path | None, typer.Option(
+        "--out", "-o", help="Write the report to FILE (.json or .csv).", dir_okay=False,
+        show_default=False)
+]
+
+
+def check_report_options(fmt: str | None, out: Path | None) -> None:
+    """Reject a bad --format or --out before any file is read."""
+    if fmt is not None and fmt not in REPORT_FORMATS:
+        raise UsageError(f"--format '{fmt}': choose one of {', '.join(REPORT_FORMATS)}")
+    if out is not None and out.suffix.lower() not in (".json", ".csv"):
+        raise UsageError(f"--out {out}: use a .json or .csv file")
+
+
+def emit_report(data: dict[str, Any], csv_text: str, show_table: Callable[[], None],
+                fmt: str | None, out: Path | None) -> None:
+    """Write --out (JSON or CSV by its suffix, atomically), then the report on stdout in
+    ``fmt``; without it a table on a terminal and JSON in a pipe, nothing with only --out."""
+    from ..reports import write_atomic
+
+    as_json = json.dumps(data, indent=2) + "\n"
+    if out is not None:
+        write_atomic(out, as_json if out.suffix.lower() == ".json" else csv_text)
+    if fmt is None and out is None:
+        fmt = "table" if sys.stdout.isatty() else "json"
+    if fmt == "json":
+        write_stdout(as_json)
+    elif fmt == "csv":
+        write_stdout(csv_text)
+    elif fmt == "table":
+        show_table()
 
 
 def parse_tiou(text: str) -> tuple[float, ...]:
@@ -37,7 +80,7 @@ def parse_tiou(text: str) -> tuple[float, ...]:
 
 
 def _percent(value: float) -> str:
-    return f"{100 * value:.2f}"
+    return "n/a" if math.isnan(value) else f"{100 * value:.2f}"
 
 
 def render_csv(report: LocalizationReport) -> str:
@@ -78,13 +121,8 @@ def localization(
         show_default=False)] = None,
     tiou: Annotated[str, typer.Option(
         "--tiou", help="tIoU thresholds, comma-separated.")] = "0.3,0.4,0.5,0.6,0.7",
-    fmt: Annotated[str | None, typer.Option(
-        "--format", "-f", help="table, json or csv. Default: table on a terminal, json "
-        "otherwise; with --out only the file is written unless --format is given.",
-        show_default=False)] = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Write the report to FILE (.json or .csv).", dir_okay=False,
-        show_default=False)] = None,
+    fmt: ReportFormatOption = None,
+    out: ReportOutOption = None,
 ) -> None:
     """AP per class and mAP at each tIoU threshold, as ActivityNet's evaluator computes it.
 
@@ -96,15 +134,10 @@ def localization(
         load_predictions,
         report_to_dict,
     )
-    from ..reports import write_atomic
 
     with domain_errors():
         # Every option is checked before any file is read.
-        if fmt is not None and fmt not in REPORT_FORMATS:
-            raise UsageError(f"--format '{fmt}': choose one of {', '.join(REPORT_FORMATS)}")
-        out_fmt = out.suffix.lower().lstrip(".") if out is not None else None
-        if out is not None and out_fmt not in ("json", "csv"):
-            raise UsageError(f"--out {out}: use a .json or .csv file")
+        check_report_options(fmt, out)
         thresholds = parse_tiou(tiou)
         report = evaluate_localization(load_ground_truth(gt, subset), load_predictions(pred),
                                        thresholds)
@@ -116,15 +149,83 @@ def localization(
         err(f"stcli: {sum(report.gt_instances.values())} ground-truth segments in "
             f"{len(report.ap)} classes over {report.gt_videos} videos; "
             f"{report.predictions_used} predictions used{ignored}")
-        as_json = json.dumps(report_to_dict(report), indent=2) + "\n"
-        if out is not None:
-            write_atomic(out, as_json if out_fmt == "json" else render_csv(report))
-        shown = fmt
-        if shown is None and out is None:
-            shown = "table" if sys.stdout.isatty() else "json"
-        if shown == "json":
-            write_stdout(as_json)
-        elif shown == "csv":
-            write_stdout(render_csv(report))
-        elif shown == "table":
-            print_report_table(report)
+        emit_report(report_to_dict(report), render_csv(report),
+                    lambda: print_report_table(report), fmt, out)
+
+
+# -- ava ------------------------------------------------------------------------------------
+def render_ava_csv(report: AvaReport) -> str:
+    """One row per evaluated action (AP empty without ground truth), then the mAP row."""
+    def cell(value: float) -> float | str:
+        return "" if math.isnan(value) else value  # what CSV readers take for missing
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["action_id", "name", "ap", "gt_boxes", "detections"])
+    for c in report.classes:
+        writer.writerow([c.action, c.name, cell(c.ap), c.gt_boxes, c.detections])
+    writer.writerow(["mAP", "", cell(report.mAP), report.gt_boxes, report.detections])
+    return buffer.getvalue()
+
+
+def print_ava_table(report: AvaReport) -> None:
+    """AP in percent per evaluated action ("n/a" without ground truth), then the mAP row."""
+    from rich.markup import escape  # names are data, not markup
+
+    rows = [(str(c.action), escape(c.name), _percent(c.ap), str(c.gt_boxes),
+             str(c.detections)) for c in report.classes]
+    rows.append(("", "[bold]mAP[/bold]", _percent(report.mAP), str(report.gt_boxes),
+                 str(report.detections)))
+    print_table(("id", "action", f"AP@{report.iou:g} %", "gt boxes", "detections"), rows)
+
+
+def _ava_summary(report: AvaReport) -> str:
+    """The stderr line: what was scored and what was left out, and why."""
+    with_gt = sum(c.gt_boxes > 0 for c in report.classes)
+    dropped = [(report.excluded_keyframes, "excluded keyframes removed"),
+               (report.gt_other_actions, "ground-truth rows of actions not evaluated dropped"),
+               (report.detections_other_actions, "detections of actions not evaluated dropped"),
+               (report.detections_over_top_k,
+                f"detections beyond the top {report.top_k} of their keyframe dropped"),
+               (report.detections_empty_box, "detections with an empty box dropped"),
+               (report.detections_unannotated,
+                "detections on keyframes without ground truth (false positives)")]
+    return (f"stcli: {report.gt_boxes} ground-truth boxes of {with_gt}/{len(report.classes)} "
+            f"evaluated actions on {report.gt_keyframes} keyframes; {report.detections} "
+            f"detections scored on {report.detected_keyframes} keyframes"
+            + "".join(f"; {count} {what}" for count, what in dropped if count))
+
+
+@evaluate_app.command("ava")
+def ava(
+    gt: Annotated[Path, typer.Option(
+        "--gt", help="Ground truth CSV: video_id,timestamp,x1,y1,x2,y2,action_id[,person_id] "
+        "(e.g. ava_val_v2.1.csv).", show_default=False)],
+    pred: Annotated[Path, typer.Option(
+        "--pred", help="Detections CSV: video_id,timestamp,x1,y1,x2,y2,action_id,score; "
+        "coordinates normalized to [0, 1].", show_default=False)],
+    exclude: Annotated[Path | None, typer.Option(
+        "--exclude", help="Excluded timestamps CSV (video_id,timestamp), e.g. "
+        "ava_val_excluded_timestamps_v2.1.csv.", show_default=False)] = None,
+    labels: Annotated[Path | None, typer.Option(
+        "--labels", help="Evaluated actions: a pbtxt label map or 'id: name' lines. "
+        "Default: the 60 actions AVA v2.1 evaluates.", show_default=False)] = None,
+    iou: Annotated[float, typer.Option("--iou", help="IoU threshold for a match.")] = 0.5,
+    fmt: ReportFormatOption = None,
+    out: ReportOutOption = None,
+) -> None:
+    """Frame-level AP per action and mAP for AVA detections, as the official evaluator has it.
+
+    Per keyframe the 50 best detections are kept; keyframes in --exclude are removed.
+    Actions without ground truth have no AP and are left out of the mean.
+    """
+    from ..evaluate.ava import ava_report_to_dict, evaluate_ava
+
+    with domain_errors():
+        check_report_options(fmt, out)
+        if not 0.0 < iou <= 1.0:
+            raise UsageError(f"--iou {iou:g}: not in (0, 1]")
+        report = evaluate_ava(gt, pred, exclude, labels, iou)
+        err(_ava_summary(report))
+        emit_report(ava_report_to_dict(report), render_ava_csv(report),
+                    lambda: print_ava_table(report), fmt, out)

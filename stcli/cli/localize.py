@@ -17,10 +17,11 @@ from ._common import (
     PresetOption,
     QuietOption,
     ReportDirOption,
+    SkipExistingOption,
     batch_inputs,
     domain_errors,
-    load_reports,
     print_table,
+    resume,
     run_batch,
 )
 from .classify import PathsArgument
@@ -57,9 +58,7 @@ def localize(
     fmt: FormatOption = None,
     out: OutOption = None,
     report_dir: ReportDirOption = None,
-    skip_existing: Annotated[bool, typer.Option(
-        "--skip-existing", help="With --report-dir: reuse the reports of videos already "
-        "done (resumes an interrupted batch).")] = False,
+    skip_existing: SkipExistingOption = False,
     scores_out: Annotated[Path | None, typer.Option(
         "--scores-out", help="Save each video's window scores into DIR (to re-threshold "
         "without running the model again).", file_okay=False)] = None,
@@ -77,8 +76,6 @@ def localize(
 
     with domain_errors():
         videos = batch_inputs(paths, fmt, out)
-        if skip_existing and report_dir is None:
-            raise UsageError("--skip-existing needs --report-dir (where finished videos are)")
         if scores_format not in ("csv", "npz"):
             raise UsageError(f"--scores-format '{scores_format}': choose csv or npz")
         if plot is not None:
@@ -93,8 +90,7 @@ def localize(
             min_score=min_score, smooth=smooth, nms=nms, nms_iou=nms_iou, sigma=sigma,
             max_segments=max_segments,
         )
-        done = load_reports(report_dir, videos) if skip_existing and report_dir else {}
-        todo = [v for v in videos if v not in done]
+        done, todo = resume(report_dir, skip_existing, videos)
         localizer = load_localizer(preset, checkpoint, device, progress=not quiet,
                                    batch_size=batch_size)
         stems = reports.unique_stems(videos)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, reading
 from ..inputs import VIDEO_SUFFIXES
 
 DEFAULT_TIOU = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -114,14 +114,8 @@ def _segment(value: Any, where: str) -> tuple[float, float]:
 
 
 def _read_json(path: Path) -> Any:
-    try:
+    with reading(path):
         return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not a UTF-8 text file") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def _subset_key(name: str) -> str:
@@ -292,7 +286,7 @@ def _load_pred_json(path: Path) -> list[Detection]:
 def _load_pred_csv(path: Path) -> list[Detection]:
     ids = _VideoIds(path)
     detections: list[Detection] = []
-    try:
+    with reading(path):
         with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
             missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
@@ -310,12 +304,6 @@ def _load_pred_csv(path: Path) -> list[Detection]:
                 score = _number(row["score"], f"{where}: score")
                 vid = ids.get(row["video"], always_stem=True)
                 detections.append(Detection(vid, row["label"], start, end, score))
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not a UTF-8 text file") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
-    except csv.Error as exc:
-        raise UsageError(f"{path}: not a valid CSV file ({exc})") from None
     return detections
 
 

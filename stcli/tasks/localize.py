@@ -20,7 +20,7 @@ import torch
 
 from ..errors import UsageError, VideoError
 from ..results import Localization, Result
-from ..runtime import ModelRunner
+from ..runtime import ModelRunner, complete_clips
 from ..sampling import WindowPlan, sliding_windows
 from ..transforms import crop_boxes, normalize, resize_frames, resized_size
 from ..video import VideoInfo, open_video
@@ -142,44 +142,28 @@ class Localizer(ModelRunner):
             x0, y0, k, _ = crop_boxes(*size, protocol.crop_size, 1)[0]
         except ValueError as exc:
             raise VideoError(path, f"cannot take a centre crop: {exc}") from exc
-        # Windows in the order they become complete; a frame may be dropped once every
-        # window still waiting starts after it.
-        order = np.argsort(plan.indices[:, -1], kind="stable")
-        firsts = plan.indices[order, 0]
-        keep_from = np.minimum.accumulate(firsts[::-1])[::-1]
-        frames: dict[int, torch.Tensor] = {}
         probs = np.zeros((len(plan), len(self.labels)), dtype=np.float32)
         pending: list[int] = []
         # Windows are written straight into one reused batch buffer: one copy per frame.
         batch = torch.empty((self.batch_size, 3, self.preset.clip_len, k, k))
-        consumed, ready = 0, 0
 
         def flush() -> None:
             if pending:
                 probs[pending] = self.probabilities([batch[: len(pending)]]).numpy()
                 pending.clear()
 
-        for chunk in decoded:
-            rows = needed[consumed : consumed + len(chunk)]
-            consumed += len(chunk)
+        def prepare(rows: np.ndarray, chunk: np.ndarray) -> torch.Tensor:
             crops = resize_frames(chunk, size)[:, :, y0 : y0 + k, x0 : x0 + k].contiguous()
-            crops = normalize(crops, self.preset.mean, self.preset.std, inplace=True)
-            frames.update(zip(rows.tolist(), crops, strict=True))
-            while ready < len(order) and plan.indices[order[ready], -1] <= rows[-1]:
-                w = int(order[ready])
-                slot = batch[len(pending)]
-                for t, i in enumerate(plan.indices[w].tolist()):
-                    slot[:, t].copy_(frames[i])
-                pending.append(w)
-                ready += 1
-                if len(pending) == self.batch_size:
-                    flush()
-            if ready < len(order):
-                for i in [i for i in frames if i < keep_from[ready]]:
-                    del frames[i]
+            return normalize(crops, self.preset.mean, self.preset.std, inplace=True)
+
+        for w, frames in complete_clips(path, decoded, needed, plan.indices, prepare):
+            slot = batch[len(pending)]
+            for t, i in enumerate(plan.indices[w].tolist()):
+                slot[:, t].copy_(frames[i])
+            pending.append(w)
+            if len(pending) == self.batch_size:
+                flush()
         flush()
-        if ready < len(order):
-            raise VideoError(path, f"decoding ended early: {len(order) - ready} windows left")
         return info, plan, probs
 
     def window_scores(

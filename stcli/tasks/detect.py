@@ -1,0 +1,234 @@
+"""Video -> keyframes -> persons -> AVA actions: spatio-temporal action detection.
+
+Per video: choose keyframe times (every ``keyframe_interval`` seconds, the given
+``timestamps``, or the proposal file's timestamps), plan each keyframe's 16-frame clip
+(``sampling.keyframe_indices``), stream the frames once through an ffmpeg pipe on a
+background thread, resize each frame once to 256x256 (no aspect ratio, as the AVA config
+does), find the persons on the keyframe image (``persons``), and run clips with their
+boxes through the network in batches. A keyframe without persons costs no network work
+and is reported as such.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from ..errors import UsageError, VideoError
+from ..results import ActionScore, Detection, Keyframe, PersonActions, Result
+from ..runtime import ModelRunner, complete_clips
+from ..sampling import keyframe_frames, keyframe_indices, keyframe_times
+from ..transforms import normalize, resize_frames
+from ..video import VideoInfo, open_video
+
+if TYPE_CHECKING:
+    from ..persons import PersonBoxes, PersonSource
+
+DEFAULT_INTERVAL_S = 1.0
+
+
+def parse_timestamps(text: str) -> tuple[float, ...]:
+    """``"1,2.5,7"`` -> ``(1.0, 2.5, 7.0)``: seconds, non-negative, sorted, distinct."""
+    values = set()
+    for item in text.split(","):
+        try:
+            value = float(item)
+        except ValueError:
+            raise UsageError(f"--timestamps '{text}': '{item.strip()}' is not a number of "
+                             "seconds") from None
+        if not value >= 0:
+            raise UsageError(f"--timestamps '{text}': {item.strip()} is negative")
+        values.add(value)
+    return tuple(sorted(values))
+
+
+@dataclass(frozen=True)
+class DetectSettings:
+    """Every knob of ``stcli detect`` that changes the results; recorded in the JSON."""
+
+    keyframe_interval: float | None = None  # seconds; None: 1.0, or the proposals' times
+    timestamps: tuple[float, ...] | None = None
+    time_offset: float = 0.0  # added to reported times (AVA clips start at second 900)
+    proposals: str | None = None
+    detector: str = "hog"
+    person_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.keyframe_interval is not None and not self.keyframe_interval > 0:
+            raise UsageError(f"--keyframe-interval {self.keyframe_interval}: must be positive")
+        if self.keyframe_interval is not None and self.timestamps is not None:
+            raise UsageError("give --keyframe-interval or --timestamps, not both")
+
+    def person_source(self) -> PersonSource:
+        """Where persons come from: the proposals file, else the detector (read/loaded
+        now, so that a bad file or model fails before any video is decoded)."""
+        from ..persons import make_person_source
+
+        return make_person_source(self.proposals, self.detector, self.person_threshold)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able settings."""
+        data = asdict(self)
+        data["timestamps"] = list(self.timestamps) if self.timestamps is not None else None
+        return data
+
+
+class Detector(ModelRunner):
+    """A loaded AVA model: person boxes at keyframes -> 80 action scores per person."""
+
+    task = "detection"
+
+    # -- keyframe times ------------------------------------------------------------------
+    def _times(self, path: str, info: VideoInfo, settings: DetectSettings,
+               source: PersonSource) -> np.ndarray:
+        """Keyframe times in seconds of the video (without ``time_offset``)."""
+        offset = settings.time_offset
+        if settings.timestamps is not None:
+            times, origin = np.array(settings.timestamps) - offset, "--timestamps"
+        elif settings.keyframe_interval is None and (listed := source.timestamps(
+                Path(path).stem)) is not None:
+            if not listed:
+                raise VideoError(path, f"{source.name} names no box for video id "
+                                 f"'{Path(path).stem}' (the file name without extension); "
+                                 "check the first column of the proposals file")
+            times, origin = np.array(listed) - offset, f"the times in {source.name}"
+        else:
+            interval = settings.keyframe_interval or DEFAULT_INTERVAL_S
+            return keyframe_times(info.duration_s, interval)
+        inside = times[(times >= -1e-6) & (times < info.duration_s)]
+        if not len(inside):
+            raise VideoError(path, f"none of {origin} ({times.min() + offset:g}.."
+                             f"{times.max() + offset:g} s) lies inside the video (0.."
+                             f"{info.duration_s:.3f} s, --time-offset {offset:g})")
+        return np.maximum(inside, 0.0)
+
+    # -- decoding (background thread, no torch) ------------------------------------------
+    def _decode(self, path: str, settings: DetectSettings,
+                source: PersonSource) -> Iterator[Any]:
+        with open_video(path, sequential=True) as video:
+            info = video.info
+            if info.fps <= 0:
+                raise VideoError(path, "has no frame rate; cannot place keyframes in time")
+            times = self._times(path, info, settings, source)
+            centres = keyframe_frames(times, info.fps, info.num_frames)
+            clips = keyframe_indices(centres, info.num_frames, self.preset.clip_len,
+                                     self.preset.frame_interval)
+            needed = np.unique(clips)
+            yield info, times, centres, clips, needed
+            yield from video.read_chunks(needed, info.frames_per_chunk())
+
+    # -- network (this thread) -----------------------------------------------------------
+    @torch.inference_mode()
+    def action_scores(self, clips: torch.Tensor, rois: torch.Tensor) -> np.ndarray:
+        """Sigmoid scores ``(K, 81)`` for ``rois`` rows ``(clip, x1, y1, x2, y2)`` given in
+        pixels of the ``(N, 3, 16, 256, 256)`` normalized ``clips``."""
+        logits = self.model(clips.to(self.device), rois.to(self.device))
+        return torch.sigmoid(logits.float()).cpu().numpy()
+
+    def _person(self, box: np.ndarray, score: float, row: np.ndarray) -> PersonActions:
+        order = np.argsort(-row[1:], kind="stable") + 1  # index 0 is not an action
+        return PersonActions(
+            box=tuple(round(float(v), 6) for v in box),
+            person_score=None if np.isnan(score) else round(float(score), 6),
+            actions=tuple(ActionScore(int(i), self.labels[i], float(row[i])) for i in order),
+        )
+
+    def _detect(self, path: str, decoded: Iterator[Any], settings: DetectSettings,
+                source: PersonSource, started: float) -> Detection:
+        info, times, centres, clips, needed = next(decoded)
+        size = self.preset.test.crop_size
+        wanted = set(centres.tolist())
+        video_id = Path(path).stem
+
+        def prepare(rows: np.ndarray, chunk: np.ndarray) -> list[tuple[torch.Tensor, Any]]:
+            # Each frame resized once to size x size; keyframe images kept at full size
+            # for the person detector.
+            x = normalize(resize_frames(chunk, (size, size)), self.preset.mean,
+                          self.preset.std, inplace=True)
+            return [(x[j], chunk[j].copy() if r in wanted else None)
+                    for j, r in enumerate(rows.tolist())]
+
+        found: dict[int, Keyframe] = {}
+        pending: list[tuple[int, PersonBoxes]] = []
+        batch = torch.empty((self.batch_size, 3, self.preset.clip_len, size, size))
+
+        def stamp(k: int) -> float:
+            return round(float(times[k]) + settings.time_offset, 6)
+
+        def flush() -> None:
+            if not pending:
+                return
+            rois = torch.cat([
+                torch.cat([torch.full((len(p.boxes), 1), float(slot)),
+                           torch.from_numpy(p.boxes).float() * size], dim=1)
+                for slot, (_, p) in enumerate(pending)
+            ])
+            scores = self.action_scores(batch[: len(pending)], rois)
+            first = 0
+            for k, people in pending:
+                rows = scores[first : first + len(people.boxes)]
+                first += len(people.boxes)
+                found[k] = Keyframe(stamp(k), int(centres[k]), tuple(
+                    self._person(b, s, r) for b, s, r in zip(people.boxes, people.scores, rows,
+                                                             strict=True)))
+            pending.clear()
+
+        for k, frames in complete_clips(path, decoded, needed, clips, prepare):
+            people = source.find(video_id, stamp(k), frames[int(centres[k])][1])
+            if not len(people.boxes):
+                found[k] = Keyframe(stamp(k), int(centres[k]), ())
+                continue
+            slot = batch[len(pending)]
+            for t, i in enumerate(clips[k].tolist()):
+                slot[:, t].copy_(frames[i][0])
+            pending.append((k, people))
+            if len(pending) == self.batch_size:
+                flush()
+        flush()
+        return Detection(
+            video=path, video_id=video_id, frames=info.num_frames, fps=round(info.fps, 6),
+            duration_s=round(info.duration_s, 6), width=info.width, height=info.height,
+            preset=self.preset.name, persons_from=source.name,
+            seconds=round(time.perf_counter() - started, 4),
+            keyframes=[found[k] for k in range(len(times))],
+        )
+
+    # -- batches -------------------------------------------------------------------------
+    def iter_detect(
+        self, paths: Iterable[str | Path], settings: DetectSettings | None = None,
+        source: PersonSource | None = None,
+    ) -> Iterator[Result]:
+        """One :class:`Detection` (or ``VideoFailure``) per path, in order.
+
+        ``source`` (default: ``settings.person_source()``) finds the persons.
+        """
+        settings = settings or DetectSettings()
+        # A bad proposals file or detector stops the run before any video is touched.
+        source = source or settings.person_source()
+        paths = [str(p) for p in paths]
+        return self.run_videos(
+            paths, lambda p: self._decode(p, settings, source),
+            lambda p, decoded, started: self._detect(p, decoded, settings, source, started),
+        )
+
+    def detect(
+        self, paths: str | Path | Sequence[str | Path], settings: DetectSettings | None = None
+    ) -> list[Result]:
+        """Detect in one path or many; one record per path, in order."""
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        return list(self.iter_detect(paths, settings))
+
+
+def load_detector(
+    preset: str = "ava21", checkpoint: str | Path | None = None, device: str = "cpu",
+    download: bool = True, progress: bool = True, batch_size: int = 8,
+) -> Detector:
+    """Load an AVA preset's model (fetching its weights on first use) ready to ``detect``."""
+    return Detector.load(preset, checkpoint, device, download, progress, batch_size)

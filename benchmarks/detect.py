@@ -22,14 +22,14 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # tests.reference writes the reference checkpoint
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from localize import make_video  # noqa: E402 - the same generated video as the other benchmark
+from localize import make_video  # noqa: E402 - the same generated video as localize's
+from timing import best_time  # noqa: E402
 
 
 def proposals_for(video: Path, seconds: int, folder: Path) -> Path:
@@ -67,19 +67,11 @@ def measure(checkpoint: Path, video: Path, proposals: Path, batch_size: int,
             for clips in shapes:
                 detector.model.backbone(clips)
 
-    def best(run) -> float:
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
     backbone()  # warm-up
-    model_s = best(backbone)
-    proposals_s = best(lambda: detector.detect(video, with_proposals))
+    model_s = best_time(backbone, repeats)
+    proposals_s = best_time(lambda: detector.detect(video, with_proposals), repeats)
     hog = detector.detect(video, with_hog)[0]
-    hog_s = best(lambda: detector.detect(video, with_hog))
+    hog_s = best_time(lambda: detector.detect(video, with_hog), repeats)
     rate = keyframes / model_s
     return {
         "keyframes": keyframes, "batch_size": batch_size,

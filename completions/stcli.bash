@@ -5,8 +5,8 @@
 
 _stcli_subcommands() {
     case $1 in
-        stcli) echo 'classify detect evaluate localize weights' ;;
-        'stcli evaluate') echo 'ava localization' ;;
+        stcli) echo 'classify detect evaluate features localize train-head weights' ;;
+        'stcli evaluate') echo 'ava classification localization' ;;
         'stcli weights') echo 'download import list path' ;;
     esac
 }
@@ -14,12 +14,15 @@ _stcli_subcommands() {
 _stcli_options() {
     case $1 in
         stcli) echo '--debug --version --help -h' ;;
-        'stcli classify') echo '--preset -p --checkpoint -c --device --views --fast --top-k -k --format -f --out -o --report-dir --batch-size --quiet -q --help -h' ;;
+        'stcli classify') echo '--preset -p --checkpoint -c --head --device --views --fast --top-k -k --format -f --out -o --report-dir --batch-size --quiet -q --help -h' ;;
         'stcli detect') echo '--preset -p --checkpoint -c --device --proposals --detector --person-threshold --keyframe-interval --timestamps --time-offset --action-threshold --all-scores --render --top --format -f --out -o --report-dir --skip-existing --batch-size --quiet -q --help -h' ;;
         'stcli evaluate') echo '--help -h' ;;
         'stcli evaluate ava') echo '--gt --pred --exclude --labels --iou --format -f --out -o --help -h' ;;
+        'stcli evaluate classification') echo '--gt --pred --format -f --out -o --confusion --help -h' ;;
         'stcli evaluate localization') echo '--gt --pred --subset --tiou --format -f --out -o --help -h' ;;
-        'stcli localize') echo '--preset -p --checkpoint -c --device --windows --overlap --stride-s --classes --label-map --min-score --smooth --nms --nms-iou --sigma --max-segments --format -f --out -o --report-dir --skip-existing --scores-out --scores-format --plot --batch-size --quiet -q --help -h' ;;
+        'stcli features') echo '--out -o --preset -p --checkpoint -c --device --stride --fps --dtype --format -f --batch-size --quiet -q --help -h' ;;
+        'stcli localize') echo '--preset -p --checkpoint -c --head --device --windows --overlap --stride-s --classes --label-map --min-score --smooth --nms --nms-iou --sigma --max-segments --format -f --out -o --report-dir --skip-existing --scores-out --scores-format --plot --batch-size --quiet -q --help -h' ;;
+        'stcli train-head') echo '--out -o --preset -p --checkpoint -c --device --views --background --val-fraction --seed --weight-decay --cache --no-cache --format -f --batch-size --quiet -q --help -h' ;;
         'stcli weights') echo '--help -h' ;;
         'stcli weights download') echo '--force --quiet -q --help -h' ;;
         'stcli weights import') echo '--help -h' ;;
@@ -30,7 +33,7 @@ _stcli_options() {
 
 _stcli_takes_value() {
     case "$1 $2" in
-        'stcli classify --preset'|'stcli classify -p'|'stcli classify --checkpoint'|'stcli classify -c'|'stcli classify --device'|'stcli classify --views'|'stcli classify --top-k'|'stcli classify -k'|'stcli classify --format'|'stcli classify -f'|'stcli classify --out'|'stcli classify -o'|'stcli classify --report-dir'|'stcli classify --batch-size'|'stcli detect --preset'|'stcli detect -p'|'stcli detect --checkpoint'|'stcli detect -c'|'stcli detect --device'|'stcli detect --proposals'|'stcli detect --detector'|'stcli detect --person-threshold'|'stcli detect --keyframe-interval'|'stcli detect --timestamps'|'stcli detect --time-offset'|'stcli detect --action-threshold'|'stcli detect --render'|'stcli detect --top'|'stcli detect --format'|'stcli detect -f'|'stcli detect --out'|'stcli detect -o'|'stcli detect --report-dir'|'stcli detect --batch-size'|'stcli evaluate ava --gt'|'stcli evaluate ava --pred'|'stcli evaluate ava --exclude'|'stcli evaluate ava --labels'|'stcli evaluate ava --iou'|'stcli evaluate ava --format'|'stcli evaluate ava -f'|'stcli evaluate ava --out'|'stcli evaluate ava -o'|'stcli evaluate localization --gt'|'stcli evaluate localization --pred'|'stcli evaluate localization --subset'|'stcli evaluate localization --tiou'|'stcli evaluate localization --format'|'stcli evaluate localization -f'|'stcli evaluate localization --out'|'stcli evaluate localization -o'|'stcli localize --preset'|'stcli localize -p'|'stcli localize --checkpoint'|'stcli localize -c'|'stcli localize --device'|'stcli localize --windows'|'stcli localize --overlap'|'stcli localize --stride-s'|'stcli localize --classes'|'stcli localize --label-map'|'stcli localize --min-score'|'stcli localize --smooth'|'stcli localize --nms'|'stcli localize --nms-iou'|'stcli localize --sigma'|'stcli localize --max-segments'|'stcli localize --format'|'stcli localize -f'|'stcli localize --out'|'stcli localize -o'|'stcli localize --report-dir'|'stcli localize --scores-out'|'stcli localize --scores-format'|'stcli localize --plot'|'stcli localize --batch-size'|'stcli weights list --format'|'stcli weights list -f') return 0 ;;
+        'stcli classify --preset'|'stcli classify -p'|'stcli classify --checkpoint'|'stcli classify -c'|'stcli classify --head'|'stcli classify --device'|'stcli classify --views'|'stcli classify --top-k'|'stcli classify -k'|'stcli classify --format'|'stcli classify -f'|'stcli classify --out'|'stcli classify -o'|'stcli classify --report-dir'|'stcli classify --batch-size'|'stcli detect --preset'|'stcli detect -p'|'stcli detect --checkpoint'|'stcli detect -c'|'stcli detect --device'|'stcli detect --proposals'|'stcli detect --detector'|'stcli detect --person-threshold'|'stcli detect --keyframe-interval'|'stcli detect --timestamps'|'stcli detect --time-offset'|'stcli detect --action-threshold'|'stcli detect --render'|'stcli detect --top'|'stcli detect --format'|'stcli detect -f'|'stcli detect --out'|'stcli detect -o'|'stcli detect --report-dir'|'stcli detect --batch-size'|'stcli evaluate ava --gt'|'stcli evaluate ava --pred'|'stcli evaluate ava --exclude'|'stcli evaluate ava --labels'|'stcli evaluate ava --iou'|'stcli evaluate ava --format'|'stcli evaluate ava -f'|'stcli evaluate ava --out'|'stcli evaluate ava -o'|'stcli evaluate classification --gt'|'stcli evaluate classification --pred'|'stcli evaluate classification --format'|'stcli evaluate classification -f'|'stcli evaluate classification --out'|'stcli evaluate classification -o'|'stcli evaluate localization --gt'|'stcli evaluate localization --pred'|'stcli evaluate localization --subset'|'stcli evaluate localization --tiou'|'stcli evaluate localization --format'|'stcli evaluate localization -f'|'stcli evaluate localization --out'|'stcli evaluate localization -o'|'stcli features --out'|'stcli features -o'|'stcli features --preset'|'stcli features -p'|'stcli features --checkpoint'|'stcli features -c'|'stcli features --device'|'stcli features --stride'|'stcli features --fps'|'stcli features --dtype'|'stcli features --format'|'stcli features -f'|'stcli features --batch-size'|'stcli localize --preset'|'stcli localize -p'|'stcli localize --checkpoint'|'stcli localize -c'|'stcli localize --head'|'stcli localize --device'|'stcli localize --windows'|'stcli localize --overlap'|'stcli localize --stride-s'|'stcli localize --classes'|'stcli localize --label-map'|'stcli localize --min-score'|'stcli localize --smooth'|'stcli localize --nms'|'stcli localize --nms-iou'|'stcli localize --sigma'|'stcli localize --max-segments'|'stcli localize --format'|'stcli localize -f'|'stcli localize --out'|'stcli localize -o'|'stcli localize --report-dir'|'stcli localize --scores-out'|'stcli localize --scores-format'|'stcli localize --plot'|'stcli localize --batch-size'|'stcli train-head --out'|'stcli train-head -o'|'stcli train-head --preset'|'stcli train-head -p'|'stcli train-head --checkpoint'|'stcli train-head -c'|'stcli train-head --device'|'stcli train-head --views'|'stcli train-head --background'|'stcli train-head --val-fraction'|'stcli train-head --seed'|'stcli train-head --weight-decay'|'stcli train-head --cache'|'stcli train-head --format'|'stcli train-head -f'|'stcli train-head --batch-size'|'stcli weights list --format'|'stcli weights list -f') return 0 ;;
     esac
     return 1
 }
@@ -40,6 +43,7 @@ _stcli_values() {
         'stcli classify #'*) _stcli_reply -f ;;
         'stcli classify --preset'|'stcli classify -p') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
         'stcli classify --checkpoint'|'stcli classify -c') _stcli_reply -f ;;
+        'stcli classify --head') _stcli_reply -d ;;
         'stcli classify --device') _stcli_reply -W 'auto cpu cuda' ;;
         'stcli classify --format'|'stcli classify -f') _stcli_reply -W 'table json jsonl csv' ;;
         'stcli classify --out'|'stcli classify -o') _stcli_reply -f ;;
@@ -60,14 +64,26 @@ _stcli_values() {
         'stcli evaluate ava --labels') _stcli_reply -f ;;
         'stcli evaluate ava --format'|'stcli evaluate ava -f') _stcli_reply -W 'table json csv' ;;
         'stcli evaluate ava --out'|'stcli evaluate ava -o') _stcli_reply -f ;;
+        'stcli evaluate classification --gt') _stcli_reply -f ;;
+        'stcli evaluate classification --pred') _stcli_reply -f ;;
+        'stcli evaluate classification --format'|'stcli evaluate classification -f') _stcli_reply -W 'table json csv' ;;
+        'stcli evaluate classification --out'|'stcli evaluate classification -o') _stcli_reply -f ;;
         'stcli evaluate localization --gt') _stcli_reply -f ;;
         'stcli evaluate localization --pred') _stcli_reply -f ;;
         'stcli evaluate localization --subset') _stcli_reply -W 'test validation' ;;
         'stcli evaluate localization --format'|'stcli evaluate localization -f') _stcli_reply -W 'table json csv' ;;
         'stcli evaluate localization --out'|'stcli evaluate localization -o') _stcli_reply -f ;;
+        'stcli features #'*) _stcli_reply -f ;;
+        'stcli features --out'|'stcli features -o') _stcli_reply -d ;;
+        'stcli features --preset'|'stcli features -p') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
+        'stcli features --checkpoint'|'stcli features -c') _stcli_reply -f ;;
+        'stcli features --device') _stcli_reply -W 'auto cpu cuda' ;;
+        'stcli features --dtype') _stcli_reply -W 'float32 float16' ;;
+        'stcli features --format'|'stcli features -f') _stcli_reply -W 'table json jsonl csv' ;;
         'stcli localize #'*) _stcli_reply -f ;;
         'stcli localize --preset'|'stcli localize -p') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
         'stcli localize --checkpoint'|'stcli localize -c') _stcli_reply -f ;;
+        'stcli localize --head') _stcli_reply -d ;;
         'stcli localize --device') _stcli_reply -W 'auto cpu cuda' ;;
         'stcli localize --label-map') _stcli_reply -f ;;
         'stcli localize --nms') _stcli_reply -W 'soft hard none' ;;
@@ -77,6 +93,13 @@ _stcli_values() {
         'stcli localize --scores-out') _stcli_reply -d ;;
         'stcli localize --scores-format') _stcli_reply -W 'csv npz' ;;
         'stcli localize --plot') _stcli_reply -d ;;
+        'stcli train-head #0') _stcli_reply -f ;;
+        'stcli train-head --out'|'stcli train-head -o') _stcli_reply -f ;;
+        'stcli train-head --preset'|'stcli train-head -p') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
+        'stcli train-head --checkpoint'|'stcli train-head -c') _stcli_reply -f ;;
+        'stcli train-head --device') _stcli_reply -W 'auto cpu cuda' ;;
+        'stcli train-head --cache') _stcli_reply -d ;;
+        'stcli train-head --format'|'stcli train-head -f') _stcli_reply -W 'table json' ;;
         'stcli weights download #0') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
         'stcli weights import #0') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
         'stcli weights import #1') _stcli_reply -f ;;

@@ -15,8 +15,10 @@ _stcli() {
             local -a commands=(
                 'classify:Classify videos: top-k action labels per video, by the official test protocol'
                 'detect:Find persons at keyframes and score 80 AVA actions for each (AVA CSV with --out .csv)'
-                'evaluate:Score stcli outputs against ground truth (mAP)'
+                'evaluate:Score stcli outputs against ground truth (accuracy, mAP)'
+                'features:Extract SqueezeTime snippet features (globally pooled backbone output) per video'
                 'localize:Find action segments (label, start, end, score) in long videos with sliding windows'
+                'train-head:Train a head on labelled clips; use it with classify/localize --head'
                 'weights:List, locate, download and import checkpoint files'
             )
             _describe -t commands 'stcli command' commands ;;
@@ -25,7 +27,9 @@ _stcli() {
                 classify) _stcli_classify ;;
                 detect) _stcli_detect ;;
                 evaluate) _stcli_evaluate ;;
+                features) _stcli_features ;;
                 localize) _stcli_localize ;;
+                train-head) _stcli_train_head ;;
                 weights) _stcli_weights ;;
             esac ;;
     esac
@@ -35,6 +39,7 @@ _stcli_classify() {
     _arguments \
         '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
         '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors)]:checkpoint:_files' \
+        --head'[A NAME.head folder from '"'"'stcli train-head'"'"': your classes instead of the preset'"'"'s]:head:_files -/' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
         --views'[Clips x crops, e.g. 10x3 or 1x1 (crops 1 or 3)]:views: ' \
         --fast'[1 clip, short side 256, centre crop 224 (validation setting)]' \
@@ -82,12 +87,14 @@ _stcli_evaluate() {
         command)
             local -a commands=(
                 'ava:Frame-level AP per action and mAP for AVA detections, as the official evaluator has it'
+                'classification:Top-1, top-5 and mean class accuracy, per class and confusion matrix'
                 'localization:AP per class and mAP at each tIoU threshold, as ActivityNet'"'"'s evaluator computes it'
             )
             _describe -t commands 'stcli evaluate command' commands ;;
         argument)
             case $words[1] in
                 ava) _stcli_evaluate_ava ;;
+                classification) _stcli_evaluate_classification ;;
                 localization) _stcli_evaluate_localization ;;
             esac ;;
     esac
@@ -105,6 +112,16 @@ _stcli_evaluate_ava() {
         '(--help -h)'{--help,-h}'[Show this message and exit]'
 }
 
+_stcli_evaluate_classification() {
+    _arguments \
+        --gt'[Ground truth CSV: path,label rows (optional header; labels are class names of the preset, quoted when they hold a comma)]:gt:_files' \
+        --pred'[Predictions: the .csv, .json or .jsonl file '"'"'stcli classify'"'"' wrote]:pred:_files' \
+        '(--format -f)'{--format,-f}'[table, json or csv]:format:(table json csv)' \
+        '(--out -o)'{--out,-o}'[Write the report to FILE (.json or .csv)]:out:_files' \
+        --confusion'[Show the confusion matrix in the table even for more than 10 classes]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit]'
+}
+
 _stcli_evaluate_localization() {
     _arguments \
         --gt'[Ground truth: ActivityNet/ActionFormer/OpenTAD JSON, or the THUMOS14 folder of <Class>_val.txt / <Class>_test.txt files]:gt:_files' \
@@ -116,10 +133,27 @@ _stcli_evaluate_localization() {
         '(--help -h)'{--help,-h}'[Show this message and exit]'
 }
 
+_stcli_features() {
+    _arguments \
+        '(--out -o)'{--out,-o}'[Folder for <video>.npy (T, 2048) and <video>.json (snippet times, settings, checkpoint sha256)]:out:_files -/' \
+        '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
+        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors)]:checkpoint:_files' \
+        --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
+        --stride'[Frames between snippet starts (a snippet is 16 frames, every 4th)]:stride: ' \
+        --fps'[Snippets per second instead of --stride]:fps: ' \
+        --dtype'[float32 or float16]:dtype:(float32 float16)' \
+        '(--format -f)'{--format,-f}'[table, json, jsonl or csv]:format:(table json jsonl csv)' \
+        --batch-size'[Snippets per network call]:batch-size: ' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit]' \
+        '*:paths:_files'
+}
+
 _stcli_localize() {
     _arguments \
         '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
         '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors)]:checkpoint:_files' \
+        --head'[A NAME.head folder from '"'"'stcli train-head'"'"': your classes instead of the preset'"'"'s]:head:_files -/' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
         --windows'[Window lengths in frames, comma-separated; each window is one 16-frame clip spread over it (64 = every 4th frame, as the checkpoints were trained; S-CNN used 16,32,64,128,256,512)]:windows: ' \
         --overlap'[Overlap of consecutive windows of one length, in \[0, 1)]:overlap: ' \
@@ -143,6 +177,26 @@ _stcli_localize() {
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
+}
+
+_stcli_train_head() {
+    _arguments \
+        '(--out -o)'{--out,-o}'[The head to write: a NAME.head folder (weights .safetensors + JSON metadata)]:out:_files' \
+        '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
+        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors)]:checkpoint:_files' \
+        --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
+        --views'[Clips x crops sampled per training clip (each view is one training row)]:views: ' \
+        --background'[A label used only to reject windows in '"'"'stcli localize'"'"']:background: ' \
+        --val-fraction'[Share of each label'"'"'s clips held out for validation and early stopping]:val-fraction: ' \
+        --seed'[Seed of the split and training]:seed: ' \
+        --weight-decay'[L2 penalty of the linear head]:weight-decay: ' \
+        --cache'[Feature cache folder (default: <weights cache>/features)]:cache:_files -/' \
+        --no-cache'[Compute every clip'"'"'s features again, store nothing]' \
+        '(--format -f)'{--format,-f}'[table or json (the training report, on stdout)]:format:(table json)' \
+        --batch-size'[Views per network call]:batch-size: ' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit]' \
+        1:clips:_files
 }
 
 _stcli_weights() {

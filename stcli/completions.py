@@ -25,7 +25,9 @@ PROG = "stcli"
 # Commands whose --format takes fewer values than the per-video report formats.
 _FORMATS = {("weights", "list"): ("table", "json"),
             ("evaluate", "localization"): ("table", "json", "csv"),
-            ("evaluate", "ava"): ("table", "json", "csv")}
+            ("evaluate", "ava"): ("table", "json", "csv"),
+            ("evaluate", "classification"): ("table", "json", "csv"),
+            ("train-head",): ("table", "json")}
 SHELLS = ("bash", "zsh", "fish")
 _REGENERATE = "python -m stcli.completions --write completions/"
 _INSTALL = {
@@ -89,7 +91,8 @@ def _completion(path: tuple[str, ...], param: Any) -> tuple[tuple[str, ...], str
         "device": (("auto", "cpu", "cuda"), ""),
         "fmt": (_FORMATS.get(path[1:], FORMATS), ""),
         "nms": (("soft", "hard", "none"), ""),
-        "detector": (("hog", "onnx:"), ""),  # onnx:PATH: the path is typed after it
+        "detector": (("hog", "onnx:"), ""),
+        "dtype": (("float32", "float16"), ""),  # onnx:PATH: the path is typed after it
         "scores_format": (("csv", "npz"), ""),
         "subset": (("test", "validation"), ""),
         "paths": ((), "file"),  # classify: videos, folders or globs

@@ -209,6 +209,47 @@ def detect_layout(threshold: float = 0.5) -> Layout:
     return Layout(AVA_COLUMNS, make_record, rows, document, csv_header=False)
 
 
+FEATURES_COLUMNS = ("video", "video_id", "status", "error", "snippets", "frames", "fps",
+                    "duration_s", "preset", "seconds", "output")
+
+
+def features_record(result: Result) -> dict[str, Any]:
+    """The JSON record of one features result (the arrays live in the .npy file)."""
+    rec = {key: getattr(result, key, None) for key in FEATURES_COLUMNS}
+    if rec["video_id"] is None:
+        rec["video_id"] = Path(rec["video"]).stem
+    return rec
+
+
+FEATURES = Layout(FEATURES_COLUMNS, features_record, lambda rec: [rec],
+                  lambda records, meta: {"settings": meta, "videos": list(records)})
+
+
+def write_features(folder: str | os.PathLike[str], stem: str, result: Any,
+                   meta: dict[str, Any]) -> Path:
+    """``folder/<stem>.npy`` (``(T, 2048)``) and ``folder/<stem>.json`` (video facts,
+    snippet start/end seconds, ``meta``: preset, checkpoint, settings), both atomic."""
+    import numpy as np
+
+    from . import __version__
+
+    path = Path(folder) / f"{stem}.npy"
+    buffer = io.BytesIO()
+    np.save(buffer, result.features)
+    write_atomic_bytes(path, buffer.getvalue())
+    sidecar = {
+        "video": result.video, "video_id": result.video_id, "fps": result.fps,
+        "frames": result.frames, "duration_s": result.duration_s,
+        "snippets": result.snippets, "feature_dim": int(result.features.shape[1]),
+        "dtype": str(result.features.dtype), "features": path.name,
+        "snippet_start_s": [round(float(t), 6) for t in result.starts_s],
+        "snippet_end_s": [round(float(t), 6) for t in result.ends_s],
+        "stcli": __version__, **meta,
+    }
+    write_atomic(path.with_suffix(".json"), json.dumps(sidecar, indent=1) + "\n")
+    return path
+
+
 def write_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder."""
     write_atomic_bytes(path, text.encode("utf-8"))

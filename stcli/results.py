@@ -136,4 +136,25 @@ class Detection:
     error: str | None = None
 
 
-Result = Prediction | Localization | Detection | VideoFailure
+@dataclass(frozen=True)
+class Features:
+    """A video's snippet features ``(T, 2048)`` and each snippet's start and end (s)."""
+
+    video: str
+    video_id: str
+    frames: int
+    fps: float
+    duration_s: float
+    snippets: int
+    preset: str
+    seconds: float
+    status: str = "ok"
+    error: str | None = None
+    output: str | None = None  # the .npy file, once written
+    # Arrays, not part of the JSON record (written as .npy by the CLI).
+    features: Any = field(default=None, repr=False, compare=False)
+    starts_s: Any = field(default=None, repr=False, compare=False)
+    ends_s: Any = field(default=None, repr=False, compare=False)
+
+
+Result = Prediction | Localization | Detection | Features | VideoFailure

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
@@ -19,6 +19,10 @@ from .model import AVAModel, RecognitionModel
 from .presets import Preset
 from .results import Result, VideoFailure
 from .sampling import release_points
+
+if TYPE_CHECKING:
+    from .heads import Head
+    from .video import VideoInfo
 
 DEVICES = ("auto", "cpu", "cuda")
 _COMMANDS = {"recognition": "classify", "detection": "detect"}
@@ -76,13 +80,16 @@ class ModelRunner:
         self.weights = weights
         self.batch_size = batch_size
         self.labels = preset.labels
+        self.head: Head | None = None
 
     @classmethod
     def load(
         cls: type[R], preset: str = "k400", checkpoint: str | Path | None = None,
         device: str = "cpu", download: bool = True, progress: bool = True, batch_size: int = 8,
+        head: str | Path | None = None,
     ) -> R:
-        """Load a preset's model for this task, fetching its weights on first use."""
+        """Load a preset's model for this task, fetching its weights on first use; ``head``
+        (a folder made by ``stcli train-head``) replaces the preset's classifier."""
         from .presets import load_preset
         from .weights import resolve_weights
 
@@ -94,7 +101,41 @@ class ModelRunner:
         torch_device = resolve_device(device)
         weights = resolve_weights(spec, checkpoint, download=download, progress=progress)
         model = load_model(spec, weights, torch_device)
-        return cls(model, spec, torch_device, weights=weights, batch_size=batch_size)
+        runner = cls(model, spec, torch_device, weights=weights, batch_size=batch_size)
+        if head is not None:
+            from .heads import load_head
+
+            runner.use_head(load_head(head), head)
+        return runner
+
+    @property
+    def weights_sha256(self) -> str | None:
+        """sha256 of the checkpoint file (the one recorded beside it when stcli stored it)."""
+        if self.weights is None:
+            return None
+        if not hasattr(self, "_sha256"):
+            from .weights import recorded_sha256, sha256_of
+
+            self._sha256 = recorded_sha256(self.weights) or sha256_of(self.weights)
+        return self._sha256
+
+    def use_head(self, head: Head, source: str | Path = "head") -> None:
+        """Replace the classifier by a trained ``head``; refuse one made for other weights
+        (its features would not mean what it was trained on)."""
+        made_for = head.meta.get("backbone_sha256")
+        if made_for and self.weights_sha256 and made_for != self.weights_sha256:
+            raise UsageError(
+                f"{source} was trained on features of checkpoint sha256 {made_for[:12]}..., but "
+                f"{self.weights} has sha256 {self.weights_sha256[:12]}...: pass the checkpoint "
+                "it was trained with (--checkpoint), or train the head again on this one")
+        if head.meta.get("preset", self.preset.name) != self.preset.name:
+            raise UsageError(f"{source} was made for preset '{head.meta['preset']}', not "
+                             f"'{self.preset.name}': pass --preset {head.meta['preset']}")
+        if not hasattr(self.model, "cls_head"):
+            raise UsageError(f"preset '{self.preset.name}' has no classifier to replace")
+        self.model.cls_head.fc_cls = head.linear().to(self.device)
+        self.labels = list(head.labels)
+        self.head = head
 
     def run_videos(
         self, paths: Sequence[str], decode: Callable[[str], Iterator[Any]],
@@ -131,6 +172,52 @@ class ModelRunner:
         finally:
             for job in jobs.values():
                 job.close()
+
+    @torch.inference_mode()
+    def features(self, clips: Tensor) -> Tensor:
+        """Globally pooled backbone features ``(clips, 2048)`` of a clip batch."""
+        return self.model.features(clips.to(self.device)).float().cpu()
+
+    def scan_windows(
+        self, path: str | Path, decoded: Iterable[np.ndarray], info: VideoInfo,
+        indices: np.ndarray, needed: np.ndarray, compute: Callable[[Tensor], Tensor],
+        width: int,
+    ) -> np.ndarray:
+        """``compute`` over the centre-cropped clip of every row of ``indices`` ``(K, T)``,
+        streamed: ``decoded`` yields the frames ``needed`` in chunks; each frame is resized
+        (short side of the preset's test protocol) and cropped once and kept only while a
+        pending clip needs it. Returns ``(K, width)``."""
+        from .transforms import crop_boxes, normalize, resize_frames, resized_size
+
+        protocol = self.preset.test
+        size = resized_size(info.width, info.height, protocol.short_side)
+        try:
+            x0, y0, k, _ = crop_boxes(*size, protocol.crop_size, 1)[0]
+        except ValueError as exc:
+            raise VideoError(path, f"cannot take a centre crop: {exc}") from exc
+        out = np.zeros((len(indices), width), dtype=np.float32)
+        pending: list[int] = []
+        # Clips are written straight into one reused batch buffer: one copy per frame.
+        batch = torch.empty((self.batch_size, 3, indices.shape[1], k, k))
+
+        def flush() -> None:
+            if pending:
+                out[pending] = compute(batch[: len(pending)]).numpy()
+                pending.clear()
+
+        def prepare(rows: np.ndarray, chunk: np.ndarray) -> Tensor:
+            crops = resize_frames(chunk, size)[:, :, y0 : y0 + k, x0 : x0 + k].contiguous()
+            return normalize(crops, self.preset.mean, self.preset.std, inplace=True)
+
+        for w, frames in complete_clips(path, decoded, needed, indices, prepare):
+            slot = batch[len(pending)]
+            for t, i in enumerate(indices[w].tolist()):
+                slot[:, t].copy_(frames[i])
+            pending.append(w)
+            if len(pending) == self.batch_size:
+                flush()
+        flush()
+        return out
 
     @torch.inference_mode()
     def probabilities(self, batches: Iterable[Tensor]) -> Tensor:

@@ -80,11 +80,14 @@ def bash_complete(tmp_path: Path):
 
 @pytest.mark.parametrize(("words", "expected"), [
     (("stcli", "cl"), ["classify"]),
-    (("stcli", ""), ["classify", "detect", "evaluate", "localize", "weights"]),
+    (("stcli", ""), ["classify", "detect", "evaluate", "features", "localize", "train-head",
+                     "weights"]),
+    (("stcli", "features", "--dtype", ""), ["float16", "float32"]),
+    (("stcli", "train-head", "--format", ""), ["json", "table"]),
     (("stcli", "classify", "--pre"), ["--preset"]),
     (("stcli", "classify", "--preset", ""), ["ava21", "hmdb51", "k400", "k600"]),
     (("stcli", "detect", "--detector", ""), ["hog", "onnx:"]),
-    (("stcli", "evaluate", ""), ["ava", "localization"]),
+    (("stcli", "evaluate", ""), ["ava", "classification", "localization"]),
     (("stcli", "evaluate", "ava", "--format", ""), ["csv", "json", "table"]),
     (("stcli", "classify", "-p", "k4"), ["k400"]),
     (("stcli", "classify", "--device", ""), ["auto", "cpu", "cuda"]),

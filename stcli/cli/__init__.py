@@ -15,7 +15,9 @@ from ._common import state
 from .classify import classify
 from .detect import detect
 from .evaluate import evaluate_app
+from .features import features
 from .localize import localize
+from .train_head import train_head
 from .weights import weights_app
 
 app = typer.Typer(
@@ -30,6 +32,8 @@ app = typer.Typer(
 app.command()(classify)
 app.command()(localize)
 app.command()(detect)
+app.command()(features)
+app.command("train-head")(train_head)
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(weights_app, name="weights")
 

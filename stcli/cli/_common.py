@@ -53,6 +53,11 @@ ReportDirOption = Annotated[
     Path | None, typer.Option("--report-dir", help="Also write one JSON report per video "
                               "into DIR.", file_okay=False)
 ]
+HeadOption = Annotated[
+    Path | None, typer.Option("--head", help="A NAME.head folder from 'stcli train-head': "
+                              "your classes instead of the preset's.", file_okay=False,
+                              exists=True)
+]
 SkipExistingOption = Annotated[
     bool, typer.Option("--skip-existing", help="With --report-dir: reuse the reports of "
                        "videos already done (resumes an interrupted batch).")

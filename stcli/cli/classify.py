@@ -11,6 +11,7 @@ from ._common import (
     CheckpointOption,
     DeviceOption,
     FormatOption,
+    HeadOption,
     OutOption,
     PresetOption,
     QuietOption,
@@ -30,6 +31,7 @@ def classify(
     paths: PathsArgument,
     preset: PresetOption = "k400",
     checkpoint: CheckpointOption = None,
+    head: HeadOption = None,
     device: DeviceOption = "auto",
     views: Annotated[str | None, typer.Option(
         "--views", help="Clips x crops, e.g. 10x3 or 1x1 (crops 1 or 3). "
@@ -53,7 +55,7 @@ def classify(
 
         choose_protocol(load_preset(preset), views, fast)  # reject bad --views before loading
         recognizer = load_recognizer(preset, checkpoint, device, progress=not quiet,
-                                     batch_size=batch_size)
+                                     batch_size=batch_size, head=head)
         results = recognizer.iter_classify(videos, views=views, fast=fast, top_k=top_k)
         run_batch(reports.CLASSIFY, results, videos, fmt=fmt, out=out, report_dir=report_dir,
                   quiet=quiet, desc="classify", table=_table)

@@ -18,9 +18,10 @@ from ._common import domain_errors, err, print_table, write_stdout
 
 if TYPE_CHECKING:
     from ..evaluate.ava import AvaReport
+    from ..evaluate.classification import ClassificationReport
     from ..evaluate.thumos import LocalizationReport
 
-evaluate_app = typer.Typer(help="Score stcli outputs against ground truth (mAP).",
+evaluate_app = typer.Typer(help="Score stcli outputs against ground truth (accuracy, mAP).",
                            no_args_is_help=True)
 REPORT_FORMATS = ("table", "json", "csv")
 
@@ -229,3 +230,101 @@ def ava(
         err(_ava_summary(report))
         emit_report(ava_report_to_dict(report), render_ava_csv(report),
                     lambda: print_ava_table(report), fmt, out)
+
+
+# -- classification -----------------------------------------------------------------------
+CONFUSION_UP_TO = 10  # the table shows the confusion matrix of this many classes unasked
+LISTED_VIDEOS = 5  # missing or failed videos named on stderr; the JSON lists them all
+
+
+def render_classification_csv(report: ClassificationReport) -> str:
+    """One row per class (accuracy, support, its confusion row), then the overall row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["class", "accuracy", "support", *report.columns])
+    for c, row in zip(report.classes, report.confusion, strict=True):
+        writer.writerow([c.label, c.accuracy, c.support, *row])
+    # Column sums: how often each label was the top-1 prediction.
+    totals = [sum(column) for column in zip(*report.confusion, strict=True)]
+    writer.writerow(["overall", report.top1, report.videos, *totals])
+    return buffer.getvalue()
+
+
+def print_classification_table(report: ClassificationReport, confusion: bool) -> None:
+    """Overall accuracies, per-class top-1 accuracy, and the top-1 confusion matrix when
+    asked for or small enough to read."""
+    from rich.markup import escape  # labels are data, not markup
+
+    top5 = "top-5" if report.max_rank >= 5 else f"top-5 (ranks 1-{report.max_rank} listed)"
+    print_table(("metric", "accuracy %"), [
+        ("top-1", _percent(report.top1)), (top5, _percent(report.top5)),
+        ("mean class accuracy", _percent(report.mean_class_accuracy))])
+    print_table(("class", "top-1 %", "videos"), [
+        (escape(c.label), _percent(c.accuracy), str(c.support)) for c in report.classes])
+    if confusion or len(report.classes) <= CONFUSION_UP_TO:
+        print_table(("true \\ predicted", *map(escape, report.columns)), [
+            (escape(c.label), *map(str, row))
+            for c, row in zip(report.classes, report.confusion, strict=True)])
+
+
+def _classification_summary(report: ClassificationReport) -> list[str]:
+    """The stderr lines: what was scored, what was left out and which videos."""
+    def some(videos: tuple[str, ...]) -> str:
+        more = len(videos) - LISTED_VIDEOS
+        return ", ".join(videos[:LISTED_VIDEOS]) + (f" (+{more} more)" if more > 0 else "")
+
+    scored = report.videos - len(report.missing) - len(report.failed)
+    notes = [(len(report.missing), "without a prediction (wrong at every k)"),
+             (len(report.failed), "with a failed prediction (wrong at every k)"),
+             (report.matched_by_stem, "matched by file name only"),
+             (report.unused_predictions, "predictions of videos not in the ground truth "
+              "ignored")]
+    lines = [f"stcli: {report.videos} ground-truth videos in {len(report.classes)} classes; "
+             f"{scored} scored" + "".join(f"; {n} {what}" for n, what in notes if n)]
+    if 0 < report.max_rank < 5:
+        lines.append(f"stcli: top-5 covers ranks 1-{report.max_rank}: some predictions list "
+                     f"only {report.max_rank} (classify --top-k)")
+    if report.missing:
+        lines.append(f"stcli: missing: {some(report.missing)}")
+    if report.ambiguous:
+        lines.append(f"stcli: file name fits several videos: {some(report.ambiguous)}")
+    if report.failed:
+        lines.append(f"stcli: failed: {some(report.failed)}")
+    return lines
+
+
+@evaluate_app.command("classification")
+def classification(
+    gt: Annotated[Path, typer.Option(
+        "--gt", help="Ground truth CSV: path,label rows (optional header; labels are class "
+        "names of the preset, quoted when they hold a comma).", show_default=False)],
+    pred: Annotated[Path, typer.Option(
+        "--pred", help="Predictions: the .csv, .json or .jsonl file 'stcli classify' wrote.",
+        show_default=False)],
+    fmt: ReportFormatOption = None,
+    out: ReportOutOption = None,
+    confusion: Annotated[bool, typer.Option(
+        "--confusion", help="Show the confusion matrix in the table even for more than "
+        f"{CONFUSION_UP_TO} classes.")] = False,
+) -> None:
+    """Top-1, top-5 and mean class accuracy, per class and confusion matrix.
+
+    Videos match by path as written, then absolute path, then file name
+    without extension where that is unique. Ground-truth videos without a
+    prediction, or with a failed one, count as wrong; others are ignored.
+
+    CSV: header 'class,accuracy,support,<label>,...'; one row per class:
+    top-1 accuracy (a fraction), videos, then how many were predicted as
+    each label (the confusion matrix row; '(none)': no prediction); last,
+    'overall,<top-1>,<videos>,<times each label was predicted>'.
+    JSON has everything, top-5 and the missing and failed videos included.
+    """
+    from ..evaluate.classification import classification_report_to_dict, evaluate_classification
+
+    with domain_errors():
+        check_report_options(fmt, out)
+        report = evaluate_classification(gt, pred)
+        for line in _classification_summary(report):
+            err(line)
+        emit_report(classification_report_to_dict(report), render_classification_csv(report),
+                    lambda: print_classification_table(report, confusion), fmt, out)

@@ -13,6 +13,7 @@ from ._common import (
     CheckpointOption,
     DeviceOption,
     FormatOption,
+    HeadOption,
     OutOption,
     PresetOption,
     QuietOption,
@@ -31,6 +32,7 @@ def localize(
     paths: PathsArgument,
     preset: PresetOption = "k400",
     checkpoint: CheckpointOption = None,
+    head: HeadOption = None,
     device: DeviceOption = "auto",
     windows: Annotated[str, typer.Option(
         "--windows", help="Window lengths in frames, comma-separated; each window is one "
@@ -92,7 +94,7 @@ def localize(
         )
         done, todo = resume(report_dir, skip_existing, videos)
         localizer = load_localizer(preset, checkpoint, device, progress=not quiet,
-                                   batch_size=batch_size)
+                                   batch_size=batch_size, head=head)
         stems = reports.unique_stems(videos)
 
         def results() -> Iterator[Any]:

@@ -4,6 +4,8 @@
 over classes at several tIoU thresholds, matched and interpolated as ActivityNet's
 ``ANETdetection`` does. ``ava`` scores spatio-temporal action detection (AVA v2.1):
 frame-level mAP at IoU 0.5, as the official AVA evaluator computes it.
+``classification`` scores video classification: top-1 / top-5 and mean class accuracy,
+per-class accuracy and the top-1 confusion matrix.
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ from .ava import (
     read_ava_detections,
     read_ava_ground_truth,
 )
+from .classification import (
+    ClassAccuracy,
+    ClassificationReport,
+    classification_report_to_dict,
+    evaluate_classification,
+    evaluate_classification_labels,
+    match_videos,
+    read_classification_ground_truth,
+    read_classification_predictions,
+)
 from .thumos import (
     Detection,
     GroundTruth,
@@ -35,19 +47,27 @@ __all__ = [
     "AvaBox",
     "AvaClassAP",
     "AvaReport",
+    "ClassAccuracy",
+    "ClassificationReport",
     "Detection",
     "GroundTruth",
     "Instance",
     "LocalizationReport",
     "ava_report_to_dict",
+    "classification_report_to_dict",
     "evaluate_ava",
     "evaluate_ava_boxes",
+    "evaluate_classification",
+    "evaluate_classification_labels",
     "evaluate_localization",
     "load_excluded_keyframes",
     "load_ground_truth",
     "load_label_map",
     "load_predictions",
+    "match_videos",
     "read_ava_detections",
     "read_ava_ground_truth",
+    "read_classification_ground_truth",
+    "read_classification_predictions",
     "report_to_dict",
 ]

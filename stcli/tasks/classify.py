@@ -62,6 +62,22 @@ def choose_protocol(preset: Preset, views: str | None = None, fast: bool = False
     return Protocol(clips, crops, base.short_side, base.crop_size)
 
 
+def segment_frames(path: str | Path, info: VideoInfo,
+                   segment: tuple[float | None, float | None]) -> tuple[int, int]:
+    """The frames ``[first, stop)`` of a ``(start_s, end_s)`` segment of a video."""
+    start_s, end_s = segment
+    if start_s is None and end_s is None:
+        return 0, info.num_frames
+    if info.fps <= 0:
+        raise VideoError(path, "has no frame rate; cannot cut a segment by time")
+    first = 0 if start_s is None else round(start_s * info.fps)
+    stop = info.num_frames if end_s is None else min(round(end_s * info.fps), info.num_frames)
+    if not 0 <= first < stop:
+        raise VideoError(path, f"segment {start_s}..{end_s} s holds no frame of the video "
+                         f"({info.duration_s:.3f} s)")
+    return first, stop
+
+
 @dataclass
 class PreparedVideo:
     """A decoded video ready for the network: each distinct frame once, resized and
@@ -87,15 +103,19 @@ class Recognizer(ModelRunner):
     """A loaded recognition model plus its preset; ``classify`` runs the whole protocol."""
 
     # -- one video -------------------------------------------------------------------
-    def _decode(self, path: str | Path, protocol: Protocol) -> Iterator[object]:
+    def _decode(self, path: str | Path, protocol: Protocol,
+                segment: tuple[float | None, float | None] = (None, None)) -> Iterator[object]:
         """Yield the video's info and clip rows, then its distinct frames in chunks.
 
-        Pure decoding (no torch), so it can run on a background thread.
+        ``segment`` (start, end seconds; None = the video's own) restricts the clips to
+        part of the video, as if it had been cut there. Pure decoding (no torch), so it can
+        run on a background thread.
         """
         with open_video(path) as video:
             info = video.info
-            indices = test_clip_indices(
-                info.num_frames, self.preset.clip_len, self.preset.frame_interval,
+            first, stop = segment_frames(path, info, segment)
+            indices = first + test_clip_indices(
+                stop - first, self.preset.clip_len, self.preset.frame_interval,
                 protocol.num_clips,
             )
             # Each distinct frame is decoded, resized and normalized once, however many
@@ -175,6 +195,7 @@ class Recognizer(ModelRunner):
 def load_recognizer(
     preset: str = "k400", checkpoint: str | Path | None = None, device: str = "cpu",
     download: bool = True, progress: bool = True, batch_size: int = 8,
+    head: str | Path | None = None,
 ) -> Recognizer:
     """Load a preset's model (fetching its weights on first use) ready to ``classify``."""
-    return Recognizer.load(preset, checkpoint, device, download, progress, batch_size)
+    return Recognizer.load(preset, checkpoint, device, download, progress, batch_size, head)

@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..errors import UsageError, VideoError
 from ..results import Localization, Result
-from ..runtime import ModelRunner, complete_clips
+from ..runtime import ModelRunner
 from ..sampling import WindowPlan, sliding_windows
-from ..transforms import crop_boxes, normalize, resize_frames, resized_size
 from ..video import VideoInfo, open_video
 
 NMS_MODES = ("soft", "hard", "none")
@@ -112,7 +110,11 @@ class Localizer(ModelRunner):
         if settings.label_map:
             labels, fold = read_label_map(settings.label_map, list(self.labels))
             ids = list(range(len(labels)))
-        keep = select_classes(settings.classes, labels) if settings.classes else ids
+        background = self.head.background if self.head is not None else None
+        # A head's background class only takes probability away from the actions: windows
+        # where it wins score low everywhere else and make no segments.
+        default = [i for i in ids if labels[i] != background]
+        keep = select_classes(settings.classes, labels) if settings.classes else default
         return _Columns([labels[k] for k in keep], [ids[k] for k in keep], fold, list(keep))
 
     # -- decoding (background thread, no torch) ----------------------------------------
@@ -136,34 +138,8 @@ class Localizer(ModelRunner):
         self, path: str | Path, decoded: Iterator[Any]
     ) -> tuple[VideoInfo, WindowPlan, np.ndarray]:
         info, plan, needed = next(decoded)
-        protocol = self.preset.test
-        size = resized_size(info.width, info.height, protocol.short_side)
-        try:
-            x0, y0, k, _ = crop_boxes(*size, protocol.crop_size, 1)[0]
-        except ValueError as exc:
-            raise VideoError(path, f"cannot take a centre crop: {exc}") from exc
-        probs = np.zeros((len(plan), len(self.labels)), dtype=np.float32)
-        pending: list[int] = []
-        # Windows are written straight into one reused batch buffer: one copy per frame.
-        batch = torch.empty((self.batch_size, 3, self.preset.clip_len, k, k))
-
-        def flush() -> None:
-            if pending:
-                probs[pending] = self.probabilities([batch[: len(pending)]]).numpy()
-                pending.clear()
-
-        def prepare(rows: np.ndarray, chunk: np.ndarray) -> torch.Tensor:
-            crops = resize_frames(chunk, size)[:, :, y0 : y0 + k, x0 : x0 + k].contiguous()
-            return normalize(crops, self.preset.mean, self.preset.std, inplace=True)
-
-        for w, frames in complete_clips(path, decoded, needed, plan.indices, prepare):
-            slot = batch[len(pending)]
-            for t, i in enumerate(plan.indices[w].tolist()):
-                slot[:, t].copy_(frames[i])
-            pending.append(w)
-            if len(pending) == self.batch_size:
-                flush()
-        flush()
+        probs = self.scan_windows(path, decoded, info, plan.indices, needed,
+                                  lambda batch: self.probabilities([batch]), len(self.labels))
         return info, plan, probs
 
     def window_scores(
@@ -223,6 +199,7 @@ class Localizer(ModelRunner):
 def load_localizer(
     preset: str = "k400", checkpoint: str | Path | None = None, device: str = "cpu",
     download: bool = True, progress: bool = True, batch_size: int = 8,
+    head: str | Path | None = None,
 ) -> Localizer:
     """Load a preset's model (fetching its weights on first use) ready to ``localize``."""
-    return Localizer.load(preset, checkpoint, device, download, progress, batch_size)
+    return Localizer.load(preset, checkpoint, device, download, progress, batch_size, head)

@@ -1,0 +1,185 @@
+"""Labelled clips -> pooled features (cached) -> a trained linear head (``heads.py``).
+
+Each clip (a trimmed video, or a ``start_s..end_s`` segment of a longer one) is sampled
+with the recognizer's own protocol (``--views``, default 3 clips x 1 centre crop), and
+every view's pooled 2048-d feature is one training row; rows of one clip stay together
+in the train/validation split. Features are cached on disk under a key made of the
+video's content hash and every setting that changes them, so adding one clip to a CSV
+computes only that clip's.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import StcliError, UsageError, reading
+from .classify import Recognizer, choose_protocol
+
+
+@dataclass(frozen=True)
+class TrainClip:
+    """One row of the clips CSV (``line`` for messages)."""
+
+    path: str
+    label: str
+    start_s: float | None = None
+    end_s: float | None = None
+    line: int = 0
+
+
+def read_clips(csv_path: str | Path) -> list[TrainClip]:
+    """``path,label[,start_s,end_s]`` rows (optional header; paths relative to the CSV)."""
+    csv_path = Path(csv_path)
+    clips = []
+    with reading(csv_path):
+        text = csv_path.read_text(encoding="utf-8-sig")
+    for line, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
+            continue
+        if line == 1 and row[0].strip().lower() in ("path", "video"):
+            continue
+        where = f"{csv_path}:{line}"
+        if len(row) not in (2, 4) or not row[0].strip() or not row[1].strip():
+            raise UsageError(f"{where}: expected path,label[,start_s,end_s], got {len(row)} "
+                             "field(s)")
+        times: list[float | None] = [None, None]
+        for k, value in enumerate(row[2:4]):
+            if value.strip():
+                try:
+                    times[k] = float(value)
+                except ValueError:
+                    raise UsageError(f"{where}: '{value}' is not a number of seconds") from None
+        if times[0] is not None and times[1] is not None and times[1] <= times[0]:
+            raise UsageError(f"{where}: end_s {times[1]:g} is not after start_s {times[0]:g}")
+        path = Path(row[0].strip())
+        path = path if path.is_absolute() else csv_path.parent / path
+        clips.append(TrainClip(str(path), row[1].strip(), times[0], times[1], line))
+    if not clips:
+        raise UsageError(f"{csv_path}: no clips; expected rows path,label[,start_s,end_s]")
+    return clips
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class ClipFeatures:
+    """What ``HeadTrainer.features_of`` gathered: rows, labels, groups, and what failed."""
+
+    features: np.ndarray
+    labels: list[str]
+    groups: list[int]
+    failed: list[tuple[TrainClip, str]] = field(default_factory=list)
+    computed: int = 0
+    cached: int = 0
+
+
+class HeadTrainer(Recognizer):
+    """A recognition backbone that turns labelled clips into training features."""
+
+    def cache_key(self, clip: TrainClip, views: str) -> str:
+        """Content hash of the video plus every setting that changes its features."""
+        setting = json.dumps({
+            "video": _file_sha256(clip.path), "start": clip.start_s, "end": clip.end_s,
+            "backbone": self.weights_sha256, "preset": self.preset.name, "views": views,
+            "clip_len": self.preset.clip_len, "interval": self.preset.frame_interval,
+            "version": 1,
+        }, sort_keys=True)
+        return hashlib.sha256(setting.encode()).hexdigest()[:32]
+
+    def clip_features(self, clip: TrainClip, views: str) -> np.ndarray:
+        """Pooled features ``(views, 2048)`` of one clip, computed now."""
+        protocol = choose_protocol(self.preset, views)
+        decoded = self._decode(clip.path, protocol, (clip.start_s, clip.end_s))
+        prepared = self._assemble(clip.path, decoded, protocol, time.perf_counter())
+        rows = [self.features(batch) for batch in prepared.batches(self.batch_size)]
+        return np.concatenate([r.numpy() for r in rows])
+
+    def features_of(
+        self, clips: list[TrainClip], views: str = "3x1", cache: Path | None = None,
+        on_clip: Callable[[TrainClip, str | None], None] | None = None,
+    ) -> ClipFeatures:
+        """Features of every readable clip (from ``cache`` when there); unreadable clips
+        are listed in ``failed`` and skipped. ``on_clip(clip, error)`` after each."""
+        choose_protocol(self.preset, views)  # a bad --views fails before any work
+        rows, labels, groups = [], [], []
+        out = ClipFeatures(np.empty((0, 0)), labels, groups)
+        for index, clip in enumerate(clips):
+            error = None
+            try:
+                if not Path(clip.path).is_file():
+                    raise UsageError(f"{clip.path}: no such file (line {clip.line})")
+                key = self.cache_key(clip, views)
+                stored = cache / f"{key}.npy" if cache is not None else None
+                if stored is not None and stored.is_file():
+                    feats = np.load(stored)
+                    out.cached += 1
+                else:
+                    feats = self.clip_features(clip, views)
+                    out.computed += 1
+                    if stored is not None:
+                        from ..reports import write_atomic_bytes
+
+                        buffer = io.BytesIO()
+                        np.save(buffer, feats.astype(np.float32))
+                        write_atomic_bytes(stored, buffer.getvalue())
+            except (StcliError, RuntimeError, ValueError, OSError) as exc:
+                error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                out.failed.append((clip, error))
+            else:
+                rows.append(feats)
+                labels += [clip.label] * len(feats)
+                groups += [index] * len(feats)
+            if on_clip is not None:
+                on_clip(clip, error)
+        out.features = np.concatenate(rows) if rows else np.empty((0, 2048), np.float32)
+        return out
+
+
+def default_cache() -> Path:
+    """Where training features are cached: ``<weights cache>/features``."""
+    from ..weights import cache_dir
+
+    return cache_dir() / "features"
+
+
+def train_from_csv(
+    trainer: HeadTrainer, clips_csv: str | Path, *, views: str = "3x1",
+    cache: Path | None = None, val_fraction: float = 0.2, seed: int = 0,
+    weight_decay: float = 1e-4, background: str | None = None,
+    on_clip: Callable[[TrainClip, str | None], None] | None = None,
+) -> tuple[Any, Any, ClipFeatures]:
+    """Read ``clips_csv``, gather features, train a head; returns ``(head, report, data)``.
+
+    The head's metadata records the preset, the backbone checkpoint's sha256 (``--head``
+    refuses other checkpoints), the sampling protocol and the training report.
+    """
+    from ..heads import train_head
+
+    clips = read_clips(clips_csv)
+    data = trainer.features_of(clips, views, cache, on_clip)
+    meta = {
+        "preset": trainer.preset.name, "backbone_sha256": trainer.weights_sha256,
+        "checkpoint": str(trainer.weights), "views": views, "clips_csv": str(clips_csv),
+        "clips": len(clips), "failed_clips": [[c.path, e] for c, e in data.failed],
+    }
+    head, report = train_head(
+        data.features, data.labels, data.groups, val_fraction=val_fraction, seed=seed,
+        weight_decay=weight_decay, background=background, meta=meta,
+    )
+    return head, report, data

@@ -64,12 +64,12 @@ def train_head(
         from tqdm import tqdm
 
         from ..heads import save_head
-        from ..tasks.train_head import HeadTrainer, default_cache, read_clips, train_from_csv
+        from ..tasks.train_head import HeadTrainer, default_cache, read_clips, train_from_clips
 
-        total = len(read_clips(clips))  # a malformed CSV fails before the model loads
+        rows = read_clips(clips)  # a malformed CSV fails before the model loads
         trainer = HeadTrainer.load(preset, checkpoint, device, progress=not quiet,
                                    batch_size=batch_size)
-        bar = tqdm(total=total, unit="clip", file=sys.stderr, desc="features",
+        bar = tqdm(total=len(rows), unit="clip", file=sys.stderr, desc="features",
                    dynamic_ncols=True, disable=quiet)
 
         def on_clip(clip: Any, error: str | None) -> None:
@@ -78,8 +78,8 @@ def train_head(
             bar.update(1)
 
         try:
-            head, report, data = train_from_csv(
-                trainer, clips, views=views, cache=None if no_cache else (
+            head, report, data = train_from_clips(
+                trainer, rows, views=views, source=str(clips), cache=None if no_cache else (
                     cache or default_cache()), val_fraction=val_fraction, seed=seed,
                 weight_decay=weight_decay, background=background, on_clip=on_clip)
         finally:

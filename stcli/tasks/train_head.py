@@ -69,14 +69,6 @@ def read_clips(csv_path: str | Path) -> list[TrainClip]:
     return clips
 
 
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @dataclass
 class ClipFeatures:
     """What ``HeadTrainer.features_of`` gathered: rows, labels, groups, and what failed."""
@@ -94,8 +86,10 @@ class HeadTrainer(Recognizer):
 
     def cache_key(self, clip: TrainClip, views: str) -> str:
         """Content hash of the video plus every setting that changes its features."""
+        from ..weights import sha256_of
+
         setting = json.dumps({
-            "video": _file_sha256(clip.path), "start": clip.start_s, "end": clip.end_s,
+            "video": sha256_of(Path(clip.path)), "start": clip.start_s, "end": clip.end_s,
             "backbone": self.weights_sha256, "preset": self.preset.name, "views": views,
             "clip_len": self.preset.clip_len, "interval": self.preset.frame_interval,
             "version": 1,
@@ -158,24 +152,24 @@ def default_cache() -> Path:
     return cache_dir() / "features"
 
 
-def train_from_csv(
-    trainer: HeadTrainer, clips_csv: str | Path, *, views: str = "3x1",
+def train_from_clips(
+    trainer: HeadTrainer, clips: list[TrainClip], *, views: str = "3x1",
     cache: Path | None = None, val_fraction: float = 0.2, seed: int = 0,
-    weight_decay: float = 1e-4, background: str | None = None,
+    weight_decay: float = 1e-4, background: str | None = None, source: str = "",
     on_clip: Callable[[TrainClip, str | None], None] | None = None,
 ) -> tuple[Any, Any, ClipFeatures]:
-    """Read ``clips_csv``, gather features, train a head; returns ``(head, report, data)``.
+    """Gather the features of ``clips`` (from ``read_clips``, ``source`` naming where they
+    came from) and train a head; returns ``(head, report, data)``.
 
     The head's metadata records the preset, the backbone checkpoint's sha256 (``--head``
     refuses other checkpoints), the sampling protocol and the training report.
     """
     from ..heads import train_head
 
-    clips = read_clips(clips_csv)
     data = trainer.features_of(clips, views, cache, on_clip)
     meta = {
         "preset": trainer.preset.name, "backbone_sha256": trainer.weights_sha256,
-        "checkpoint": str(trainer.weights), "views": views, "clips_csv": str(clips_csv),
+        "checkpoint": str(trainer.weights), "views": views, "clips_csv": source,
         "clips": len(clips), "failed_clips": [[c.path, e] for c, e in data.failed],
     }
     head, report = train_head(

@@ -1,9 +1,10 @@
 """Frame-index plans: which frames of a video each clip uses. Pure NumPy arithmetic.
 
-Three plans: the recognition test protocol (``test_clip_indices``), sliding windows for
-temporal localization (``sliding_windows``) and clips centred on AVA keyframes
-(``keyframe_times`` + ``keyframe_indices``); plus ``release_points``, which says when a
-streamed frame is no longer needed by any clip.
+Four plans: the recognition test protocol (``test_clip_indices``), sliding windows for
+temporal localization (``sliding_windows``), clips centred on AVA keyframes
+(``keyframe_times`` + ``keyframe_indices``) and feature snippets (``snippet_starts`` +
+``clips_from``); plus ``release_points``, which says when a streamed frame is no longer
+needed by any clip.
 
 Recognition follows mmaction2's ``SampleFrames`` in test mode, the sampler the official
 SqueezeTime results were produced with, including its floating-point order of operations
@@ -112,6 +113,15 @@ def keyframe_frames(times_s: np.ndarray, fps: float, num_frames: int) -> np.ndar
     return np.clip(np.round(np.asarray(times_s) * fps).astype(np.int64), 0, num_frames - 1)
 
 
+def clips_from(
+    starts: np.ndarray, num_frames: int, clip_len: int = 16, frame_interval: int = 4
+) -> np.ndarray:
+    """``(K, clip_len)`` frames of the clip starting at each of ``starts``, every
+    ``frame_interval``-th frame, clamped to the video (a short video repeats its ends)."""
+    offsets = np.arange(clip_len, dtype=np.int64) * frame_interval
+    return np.clip(np.asarray(starts, dtype=np.int64)[:, None] + offsets, 0, num_frames - 1)
+
+
 def keyframe_indices(
     centres: np.ndarray, num_frames: int, clip_len: int = 16, frame_interval: int = 4
 ) -> np.ndarray:
@@ -120,8 +130,20 @@ def keyframe_indices(
     AVA test clips: ``c - 32, c - 28, ..., c + 28`` for 16 frames at interval 4; the
     keyframe itself is at position ``clip_len // 2``.
     """
-    offsets = (np.arange(clip_len, dtype=np.int64) - clip_len // 2) * frame_interval
-    return np.clip(np.asarray(centres, dtype=np.int64)[:, None] + offsets, 0, num_frames - 1)
+    first = np.asarray(centres, dtype=np.int64) - (clip_len // 2) * frame_interval
+    return clips_from(first, num_frames, clip_len, frame_interval)
+
+
+def snippet_starts(num_frames: int, fps: float, span: int, stride: int,
+                   per_second: float | None = None) -> np.ndarray:
+    """First frame of every feature snippet: every ``stride`` frames (or ``per_second``
+    times a second) while a whole ``span`` fits; a video shorter than one span gets one
+    snippet, from frame 0."""
+    last = max(num_frames - span, 0)
+    if per_second is None:
+        return np.arange(0, last + 1, stride, dtype=np.int64)
+    times = np.arange(0.0, last / fps + 1e-9, 1.0 / per_second)
+    return np.unique(np.round(times * fps).astype(np.int64).clip(0, last))
 
 
 def release_points(clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

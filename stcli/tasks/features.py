@@ -22,7 +22,7 @@ from ..errors import UsageError, VideoError
 from ..model import FEATURE_DIM
 from ..results import Features, Result
 from ..runtime import ModelRunner
-from ..sampling import clip_span
+from ..sampling import clip_span, clips_from, snippet_starts
 from ..video import VideoInfo, open_video
 
 DTYPES = ("float32", "float16")
@@ -49,33 +49,15 @@ class FeatureSettings:
         return asdict(self)
 
 
-def snippet_starts(info: VideoInfo, span: int, settings: FeatureSettings) -> np.ndarray:
-    """First frame of every snippet: every ``stride`` frames (or at ``fps`` per second)
-    while a whole snippet fits; a video shorter than one snippet gets one, from frame 0."""
-    last = max(info.num_frames - span, 0)
-    if settings.fps is None:
-        return np.arange(0, last + 1, settings.stride, dtype=np.int64)
-    times = np.arange(0.0, last / info.fps + 1e-9, 1.0 / settings.fps)
-    return np.unique(np.round(times * info.fps).astype(np.int64).clip(0, last))
-
-
-def snippet_indices(starts: np.ndarray, num_frames: int, clip_len: int,
-                    frame_interval: int) -> np.ndarray:
-    """``(T, clip_len)`` frames of each snippet, clamped to the video (short videos
-    repeat their last frame)."""
-    offsets = np.arange(clip_len, dtype=np.int64) * frame_interval
-    return np.clip(starts[:, None] + offsets, 0, num_frames - 1)
-
-
 class FeatureExtractor(ModelRunner):
     """A loaded recognition backbone that turns videos into snippet features."""
 
     def plan(self, info: VideoInfo, settings: FeatureSettings) -> np.ndarray:
         """The snippets' frame indices ``(T, 16)`` for a video."""
         span = clip_span(self.preset.clip_len, self.preset.frame_interval)
-        starts = snippet_starts(info, span, settings)
-        return snippet_indices(starts, info.num_frames, self.preset.clip_len,
-                               self.preset.frame_interval)
+        starts = snippet_starts(info.num_frames, info.fps, span, settings.stride, settings.fps)
+        return clips_from(starts, info.num_frames, self.preset.clip_len,
+                          self.preset.frame_interval)
 
     def _decode(self, path: str, settings: FeatureSettings) -> Iterator[Any]:
         with open_video(path, sequential=True) as video:
@@ -105,11 +87,10 @@ class FeatureExtractor(ModelRunner):
         )
 
     def iter_features(
-        self, paths: Iterable[str | Path], settings: FeatureSettings | None = None
+        self, paths: str | Path | Iterable[str | Path], settings: FeatureSettings | None = None
     ) -> Iterator[Result]:
         """One :class:`Features` (or ``VideoFailure``) per path, in order."""
         settings = settings or FeatureSettings()
-        paths = [str(p) for p in paths]
         return self.run_videos(
             paths, lambda p: self._decode(p, settings),
             lambda p, decoded, started: self._extract(p, decoded, settings, started),

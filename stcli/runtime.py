@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -138,16 +138,18 @@ class ModelRunner:
         self.head = head
 
     def run_videos(
-        self, paths: Sequence[str], decode: Callable[[str], Iterator[Any]],
+        self, paths: str | Path | Iterable[str | Path], decode: Callable[[str], Iterator[Any]],
         process: Callable[[str, Iterator[Any], float], Result],
     ) -> Iterator[Result]:
-        """One result per path, in order; a video that fails becomes a ``VideoFailure``.
+        """One result per path (one path or many), in order; a video that fails becomes a
+        ``VideoFailure``.
 
         ``decode(path)`` is pure decoding and runs on a background thread; the next video's
         decoding starts as soon as the current one's is used up, so it overlaps the
         network's work on the current one. ``process(path, decoded, started)`` does the
         rest on this thread.
         """
+        paths = [str(paths)] if isinstance(paths, (str, Path)) else [str(p) for p in paths]
         jobs: dict[int, Background] = {}
 
         def start(i: int) -> None:

@@ -163,8 +163,8 @@ class Recognizer(ModelRunner):
 
     # -- batches ---------------------------------------------------------------------
     def iter_classify(
-        self, paths: Iterable[str | Path], views: str | None = None, fast: bool = False,
-        top_k: int = 5,
+        self, paths: str | Path | Iterable[str | Path], views: str | None = None,
+        fast: bool = False, top_k: int = 5,
     ) -> Iterator[Result]:
         """Yield one result per path, in order; a bad video yields a :class:`VideoFailure`.
 
@@ -174,7 +174,6 @@ class Recognizer(ModelRunner):
         protocol = choose_protocol(self.preset, views, fast)
         if top_k < 1:
             raise UsageError("--top-k must be at least 1")
-        paths = [str(p) for p in paths]
 
         def process(path: str, decoded: Iterator[object], started: float) -> Prediction:
             prepared = self._assemble(path, decoded, protocol, started)
@@ -187,8 +186,6 @@ class Recognizer(ModelRunner):
         fast: bool = False, top_k: int = 5,
     ) -> list[Result]:
         """Classify one path or many; returns one record per path, in order."""
-        if isinstance(paths, (str, Path)):
-            paths = [paths]
         return list(self.iter_classify(paths, views=views, fast=fast, top_k=top_k))
 
 

@@ -201,7 +201,7 @@ class Detector(ModelRunner):
 
     # -- batches -------------------------------------------------------------------------
     def iter_detect(
-        self, paths: Iterable[str | Path], settings: DetectSettings | None = None,
+        self, paths: str | Path | Iterable[str | Path], settings: DetectSettings | None = None,
         source: PersonSource | None = None,
     ) -> Iterator[Result]:
         """One :class:`Detection` (or ``VideoFailure``) per path, in order.
@@ -211,7 +211,6 @@ class Detector(ModelRunner):
         settings = settings or DetectSettings()
         # A bad proposals file or detector stops the run before any video is touched.
         source = source or settings.person_source()
-        paths = [str(p) for p in paths]
         return self.run_videos(
             paths, lambda p: self._decode(p, settings, source),
             lambda p, decoded, started: self._detect(p, decoded, settings, source, started),
@@ -221,8 +220,6 @@ class Detector(ModelRunner):
         self, paths: str | Path | Sequence[str | Path], settings: DetectSettings | None = None
     ) -> list[Result]:
         """Detect in one path or many; one record per path, in order."""
-        if isinstance(paths, (str, Path)):
-            paths = [paths]
         return list(self.iter_detect(paths, settings))
 
 

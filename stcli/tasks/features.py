@@ -100,8 +100,6 @@ class FeatureExtractor(ModelRunner):
         self, paths: str | Path | Sequence[str | Path], settings: FeatureSettings | None = None
     ) -> list[Result]:
         """Features of one path or many; one record per path, in order."""
-        if isinstance(paths, (str, Path)):
-            paths = [paths]
         return list(self.iter_features(paths, settings))
 
 

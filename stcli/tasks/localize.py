@@ -160,14 +160,13 @@ class Localizer(ModelRunner):
 
     # -- batches -------------------------------------------------------------------------
     def iter_localize(
-        self, paths: Iterable[str | Path], settings: LocalizeSettings | None = None
+        self, paths: str | Path | Iterable[str | Path], settings: LocalizeSettings | None = None
     ) -> Iterator[Result]:
         """One :class:`Localization` (or ``VideoFailure``) per path, in order."""
         from ..segments import windows_to_segments
 
         settings = settings or LocalizeSettings()
         columns = self._columns(settings)  # bad --classes / --label-map fail before any work
-        paths = [str(p) for p in paths]
 
         def process(path: str, decoded: Iterator[Any], started: float) -> Localization:
             info, plan, probs = self._window_probabilities(path, decoded)
@@ -191,8 +190,6 @@ class Localizer(ModelRunner):
         self, paths: str | Path | Sequence[str | Path], settings: LocalizeSettings | None = None
     ) -> list[Result]:
         """Localize one path or many; one record per path, in order."""
-        if isinstance(paths, (str, Path)):
-            paths = [paths]
         return list(self.iter_localize(paths, settings))
 
 

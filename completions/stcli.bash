@@ -5,7 +5,7 @@
 
 _stcli_subcommands() {
     case $1 in
-        stcli) echo 'classify detect evaluate features localize train-head weights' ;;
+        stcli) echo 'bench classify detect evaluate export features localize train-head weights' ;;
         'stcli evaluate') echo 'ava classification localization' ;;
         'stcli weights') echo 'download import list path' ;;
     esac
@@ -14,15 +14,17 @@ _stcli_subcommands() {
 _stcli_options() {
     case $1 in
         stcli) echo '--debug --version --help -h' ;;
-        'stcli classify') echo '--preset -p --checkpoint -c --head --device --views --fast --top-k -k --format -f --out -o --report-dir --batch-size --quiet -q --help -h' ;;
-        'stcli detect') echo '--preset -p --checkpoint -c --device --proposals --detector --person-threshold --keyframe-interval --timestamps --time-offset --action-threshold --all-scores --render --top --format -f --out -o --report-dir --skip-existing --batch-size --quiet -q --help -h' ;;
+        'stcli bench') echo '--preset -p --checkpoint -c --video --batch-size --repeats --views --int8 --no-int8 --e2e --no-e2e --torch-variants --device --format -f --out -o --quiet -q --help -h' ;;
+        'stcli classify') echo '--preset -p --checkpoint -c --head --device --backend --precision --views --fast --top-k -k --format -f --out -o --report-dir --batch-size --quiet -q --help -h' ;;
+        'stcli detect') echo '--preset -p --checkpoint -c --device --backend --precision --proposals --detector --person-threshold --keyframe-interval --timestamps --time-offset --action-threshold --all-scores --render --top --format -f --out -o --report-dir --skip-existing --batch-size --quiet -q --help -h' ;;
         'stcli evaluate') echo '--help -h' ;;
         'stcli evaluate ava') echo '--gt --pred --exclude --labels --iou --format -f --out -o --help -h' ;;
         'stcli evaluate classification') echo '--gt --pred --format -f --out -o --confusion --help -h' ;;
         'stcli evaluate localization') echo '--gt --pred --subset --tiou --format -f --out -o --help -h' ;;
-        'stcli features') echo '--out -o --preset -p --checkpoint -c --device --stride --fps --dtype --format -f --batch-size --quiet -q --help -h' ;;
-        'stcli localize') echo '--preset -p --checkpoint -c --head --device --windows --overlap --stride-s --classes --label-map --min-score --smooth --nms --nms-iou --sigma --max-segments --format -f --out -o --report-dir --skip-existing --scores-out --scores-format --plot --batch-size --quiet -q --help -h' ;;
-        'stcli train-head') echo '--out -o --preset -p --checkpoint -c --device --views --background --val-fraction --seed --weight-decay --cache --no-cache --format -f --batch-size --quiet -q --help -h' ;;
+        'stcli export') echo '--out -o --preset -p --checkpoint -c --format --quantize --calibrate --calibration-clips --json --quiet -q --help -h' ;;
+        'stcli features') echo '--out -o --preset -p --checkpoint -c --device --backend --precision --stride --fps --dtype --format -f --batch-size --quiet -q --help -h' ;;
+        'stcli localize') echo '--preset -p --checkpoint -c --head --device --backend --precision --windows --overlap --stride-s --classes --label-map --min-score --smooth --nms --nms-iou --sigma --max-segments --format -f --out -o --report-dir --skip-existing --scores-out --scores-format --plot --batch-size --quiet -q --help -h' ;;
+        'stcli train-head') echo '--out -o --preset -p --checkpoint -c --device --backend --precision --views --background --val-fraction --seed --weight-decay --cache --no-cache --format -f --batch-size --quiet -q --help -h' ;;
         'stcli weights') echo '--help -h' ;;
         'stcli weights download') echo '--force --quiet -q --help -h' ;;
         'stcli weights import') echo '--help -h' ;;
@@ -33,18 +35,26 @@ _stcli_options() {
 
 _stcli_takes_value() {
     case "$1 $2" in
-        'stcli classify --preset'|'stcli classify -p'|'stcli classify --checkpoint'|'stcli classify -c'|'stcli classify --head'|'stcli classify --device'|'stcli classify --views'|'stcli classify --top-k'|'stcli classify -k'|'stcli classify --format'|'stcli classify -f'|'stcli classify --out'|'stcli classify -o'|'stcli classify --report-dir'|'stcli classify --batch-size'|'stcli detect --preset'|'stcli detect -p'|'stcli detect --checkpoint'|'stcli detect -c'|'stcli detect --device'|'stcli detect --proposals'|'stcli detect --detector'|'stcli detect --person-threshold'|'stcli detect --keyframe-interval'|'stcli detect --timestamps'|'stcli detect --time-offset'|'stcli detect --action-threshold'|'stcli detect --render'|'stcli detect --top'|'stcli detect --format'|'stcli detect -f'|'stcli detect --out'|'stcli detect -o'|'stcli detect --report-dir'|'stcli detect --batch-size'|'stcli evaluate ava --gt'|'stcli evaluate ava --pred'|'stcli evaluate ava --exclude'|'stcli evaluate ava --labels'|'stcli evaluate ava --iou'|'stcli evaluate ava --format'|'stcli evaluate ava -f'|'stcli evaluate ava --out'|'stcli evaluate ava -o'|'stcli evaluate classification --gt'|'stcli evaluate classification --pred'|'stcli evaluate classification --format'|'stcli evaluate classification -f'|'stcli evaluate classification --out'|'stcli evaluate classification -o'|'stcli evaluate localization --gt'|'stcli evaluate localization --pred'|'stcli evaluate localization --subset'|'stcli evaluate localization --tiou'|'stcli evaluate localization --format'|'stcli evaluate localization -f'|'stcli evaluate localization --out'|'stcli evaluate localization -o'|'stcli features --out'|'stcli features -o'|'stcli features --preset'|'stcli features -p'|'stcli features --checkpoint'|'stcli features -c'|'stcli features --device'|'stcli features --stride'|'stcli features --fps'|'stcli features --dtype'|'stcli features --format'|'stcli features -f'|'stcli features --batch-size'|'stcli localize --preset'|'stcli localize -p'|'stcli localize --checkpoint'|'stcli localize -c'|'stcli localize --head'|'stcli localize --device'|'stcli localize --windows'|'stcli localize --overlap'|'stcli localize --stride-s'|'stcli localize --classes'|'stcli localize --label-map'|'stcli localize --min-score'|'stcli localize --smooth'|'stcli localize --nms'|'stcli localize --nms-iou'|'stcli localize --sigma'|'stcli localize --max-segments'|'stcli localize --format'|'stcli localize -f'|'stcli localize --out'|'stcli localize -o'|'stcli localize --report-dir'|'stcli localize --scores-out'|'stcli localize --scores-format'|'stcli localize --plot'|'stcli localize --batch-size'|'stcli train-head --out'|'stcli train-head -o'|'stcli train-head --preset'|'stcli train-head -p'|'stcli train-head --checkpoint'|'stcli train-head -c'|'stcli train-head --device'|'stcli train-head --views'|'stcli train-head --background'|'stcli train-head --val-fraction'|'stcli train-head --seed'|'stcli train-head --weight-decay'|'stcli train-head --cache'|'stcli train-head --format'|'stcli train-head -f'|'stcli train-head --batch-size'|'stcli weights list --format'|'stcli weights list -f') return 0 ;;
+        'stcli bench --preset'|'stcli bench -p'|'stcli bench --checkpoint'|'stcli bench -c'|'stcli bench --video'|'stcli bench --batch-size'|'stcli bench --repeats'|'stcli bench --views'|'stcli bench --device'|'stcli bench --format'|'stcli bench -f'|'stcli bench --out'|'stcli bench -o'|'stcli classify --preset'|'stcli classify -p'|'stcli classify --checkpoint'|'stcli classify -c'|'stcli classify --head'|'stcli classify --device'|'stcli classify --backend'|'stcli classify --precision'|'stcli classify --views'|'stcli classify --top-k'|'stcli classify -k'|'stcli classify --format'|'stcli classify -f'|'stcli classify --out'|'stcli classify -o'|'stcli classify --report-dir'|'stcli classify --batch-size'|'stcli detect --preset'|'stcli detect -p'|'stcli detect --checkpoint'|'stcli detect -c'|'stcli detect --device'|'stcli detect --backend'|'stcli detect --precision'|'stcli detect --proposals'|'stcli detect --detector'|'stcli detect --person-threshold'|'stcli detect --keyframe-interval'|'stcli detect --timestamps'|'stcli detect --time-offset'|'stcli detect --action-threshold'|'stcli detect --render'|'stcli detect --top'|'stcli detect --format'|'stcli detect -f'|'stcli detect --out'|'stcli detect -o'|'stcli detect --report-dir'|'stcli detect --batch-size'|'stcli evaluate ava --gt'|'stcli evaluate ava --pred'|'stcli evaluate ava --exclude'|'stcli evaluate ava --labels'|'stcli evaluate ava --iou'|'stcli evaluate ava --format'|'stcli evaluate ava -f'|'stcli evaluate ava --out'|'stcli evaluate ava -o'|'stcli evaluate classification --gt'|'stcli evaluate classification --pred'|'stcli evaluate classification --format'|'stcli evaluate classification -f'|'stcli evaluate classification --out'|'stcli evaluate classification -o'|'stcli evaluate localization --gt'|'stcli evaluate localization --pred'|'stcli evaluate localization --subset'|'stcli evaluate localization --tiou'|'stcli evaluate localization --format'|'stcli evaluate localization -f'|'stcli evaluate localization --out'|'stcli evaluate localization -o'|'stcli export --out'|'stcli export -o'|'stcli export --preset'|'stcli export -p'|'stcli export --checkpoint'|'stcli export -c'|'stcli export --format'|'stcli export --quantize'|'stcli export --calibrate'|'stcli export --calibration-clips'|'stcli features --out'|'stcli features -o'|'stcli features --preset'|'stcli features -p'|'stcli features --checkpoint'|'stcli features -c'|'stcli features --device'|'stcli features --backend'|'stcli features --precision'|'stcli features --stride'|'stcli features --fps'|'stcli features --dtype'|'stcli features --format'|'stcli features -f'|'stcli features --batch-size'|'stcli localize --preset'|'stcli localize -p'|'stcli localize --checkpoint'|'stcli localize -c'|'stcli localize --head'|'stcli localize --device'|'stcli localize --backend'|'stcli localize --precision'|'stcli localize --windows'|'stcli localize --overlap'|'stcli localize --stride-s'|'stcli localize --classes'|'stcli localize --label-map'|'stcli localize --min-score'|'stcli localize --smooth'|'stcli localize --nms'|'stcli localize --nms-iou'|'stcli localize --sigma'|'stcli localize --max-segments'|'stcli localize --format'|'stcli localize -f'|'stcli localize --out'|'stcli localize -o'|'stcli localize --report-dir'|'stcli localize --scores-out'|'stcli localize --scores-format'|'stcli localize --plot'|'stcli localize --batch-size'|'stcli train-head --out'|'stcli train-head -o'|'stcli train-head --preset'|'stcli train-head -p'|'stcli train-head --checkpoint'|'stcli train-head -c'|'stcli train-head --device'|'stcli train-head --backend'|'stcli train-head --precision'|'stcli train-head --views'|'stcli train-head --background'|'stcli train-head --val-fraction'|'stcli train-head --seed'|'stcli train-head --weight-decay'|'stcli train-head --cache'|'stcli train-head --format'|'stcli train-head -f'|'stcli train-head --batch-size'|'stcli weights list --format'|'stcli weights list -f') return 0 ;;
     esac
     return 1
 }
 
 _stcli_values() {
     case "$1 $2" in
+        'stcli bench --preset'|'stcli bench -p') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
+        'stcli bench --checkpoint'|'stcli bench -c') _stcli_reply -f ;;
+        'stcli bench --video') _stcli_reply -f ;;
+        'stcli bench --device') _stcli_reply -W 'auto cpu cuda' ;;
+        'stcli bench --format'|'stcli bench -f') _stcli_reply -W 'table json' ;;
+        'stcli bench --out'|'stcli bench -o') _stcli_reply -f ;;
         'stcli classify #'*) _stcli_reply -f ;;
         'stcli classify --preset'|'stcli classify -p') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
         'stcli classify --checkpoint'|'stcli classify -c') _stcli_reply -f ;;
         'stcli classify --head') _stcli_reply -d ;;
         'stcli classify --device') _stcli_reply -W 'auto cpu cuda' ;;
+        'stcli classify --backend') _stcli_reply -W 'auto torch onnxruntime' ;;
+        'stcli classify --precision') _stcli_reply -W 'fp32 fp16 bf16' ;;
         'stcli classify --format'|'stcli classify -f') _stcli_reply -W 'table json jsonl csv' ;;
         'stcli classify --out'|'stcli classify -o') _stcli_reply -f ;;
         'stcli classify --report-dir') _stcli_reply -d ;;
@@ -52,6 +62,8 @@ _stcli_values() {
         'stcli detect --preset'|'stcli detect -p') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
         'stcli detect --checkpoint'|'stcli detect -c') _stcli_reply -f ;;
         'stcli detect --device') _stcli_reply -W 'auto cpu cuda' ;;
+        'stcli detect --backend') _stcli_reply -W 'auto torch onnxruntime' ;;
+        'stcli detect --precision') _stcli_reply -W 'fp32 fp16 bf16' ;;
         'stcli detect --proposals') _stcli_reply -f ;;
         'stcli detect --detector') _stcli_reply -W 'hog onnx:' ;;
         'stcli detect --render') _stcli_reply -f ;;
@@ -73,11 +85,19 @@ _stcli_values() {
         'stcli evaluate localization --subset') _stcli_reply -W 'test validation' ;;
         'stcli evaluate localization --format'|'stcli evaluate localization -f') _stcli_reply -W 'table json csv' ;;
         'stcli evaluate localization --out'|'stcli evaluate localization -o') _stcli_reply -f ;;
+        'stcli export --out'|'stcli export -o') _stcli_reply -f ;;
+        'stcli export --preset'|'stcli export -p') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
+        'stcli export --checkpoint'|'stcli export -c') _stcli_reply -f ;;
+        'stcli export --format') _stcli_reply -W onnx ;;
+        'stcli export --quantize') _stcli_reply -W int8 ;;
+        'stcli export --calibrate') _stcli_reply -f ;;
         'stcli features #'*) _stcli_reply -f ;;
         'stcli features --out'|'stcli features -o') _stcli_reply -d ;;
         'stcli features --preset'|'stcli features -p') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
         'stcli features --checkpoint'|'stcli features -c') _stcli_reply -f ;;
         'stcli features --device') _stcli_reply -W 'auto cpu cuda' ;;
+        'stcli features --backend') _stcli_reply -W 'auto torch onnxruntime' ;;
+        'stcli features --precision') _stcli_reply -W 'fp32 fp16 bf16' ;;
         'stcli features --dtype') _stcli_reply -W 'float32 float16' ;;
         'stcli features --format'|'stcli features -f') _stcli_reply -W 'table json jsonl csv' ;;
         'stcli localize #'*) _stcli_reply -f ;;
@@ -85,6 +105,8 @@ _stcli_values() {
         'stcli localize --checkpoint'|'stcli localize -c') _stcli_reply -f ;;
         'stcli localize --head') _stcli_reply -d ;;
         'stcli localize --device') _stcli_reply -W 'auto cpu cuda' ;;
+        'stcli localize --backend') _stcli_reply -W 'auto torch onnxruntime' ;;
+        'stcli localize --precision') _stcli_reply -W 'fp32 fp16 bf16' ;;
         'stcli localize --label-map') _stcli_reply -f ;;
         'stcli localize --nms') _stcli_reply -W 'soft hard none' ;;
         'stcli localize --format'|'stcli localize -f') _stcli_reply -W 'table json jsonl csv' ;;
@@ -98,6 +120,8 @@ _stcli_values() {
         'stcli train-head --preset'|'stcli train-head -p') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
         'stcli train-head --checkpoint'|'stcli train-head -c') _stcli_reply -f ;;
         'stcli train-head --device') _stcli_reply -W 'auto cpu cuda' ;;
+        'stcli train-head --backend') _stcli_reply -W 'auto torch onnxruntime' ;;
+        'stcli train-head --precision') _stcli_reply -W 'fp32 fp16 bf16' ;;
         'stcli train-head --cache') _stcli_reply -d ;;
         'stcli train-head --format'|'stcli train-head -f') _stcli_reply -W 'table json' ;;
         'stcli weights download #0') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;

@@ -13,9 +13,11 @@ _stcli() {
     case $state in
         command)
             local -a commands=(
+                'bench:Measure every backend on this machine: ms per clip, speed-up over eager PyTorch, agreement with it, and seconds to classify a video end to end'
                 'classify:Classify videos: top-k action labels per video, by the official test protocol'
                 'detect:Find persons at keyframes and score 80 AVA actions for each (AVA CSV with --out .csv)'
                 'evaluate:Score stcli outputs against ground truth (accuracy, mAP)'
+                'export:Export a preset'"'"'s model to ONNX (fp32, or int8 with --quantize int8)'
                 'features:Extract SqueezeTime snippet features (globally pooled backbone output) per video'
                 'localize:Find action segments (label, start, end, score) in long videos with sliding windows'
                 'train-head:Train a head on labelled clips; use it with classify/localize --head'
@@ -24,9 +26,11 @@ _stcli() {
             _describe -t commands 'stcli command' commands ;;
         argument)
             case $words[1] in
+                bench) _stcli_bench ;;
                 classify) _stcli_classify ;;
                 detect) _stcli_detect ;;
                 evaluate) _stcli_evaluate ;;
+                export) _stcli_export ;;
                 features) _stcli_features ;;
                 localize) _stcli_localize ;;
                 train-head) _stcli_train_head ;;
@@ -35,12 +39,32 @@ _stcli() {
     esac
 }
 
+_stcli_bench() {
+    _arguments \
+        '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
+        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
+        --video'[Video whose clips are measured]:video:_files' \
+        --batch-size'[Clips per network call]:batch-size: ' \
+        --repeats'[Timed rounds per row (best and median reported)]:repeats: ' \
+        --views'[Clips x crops of the end-to-end classify rows; the model-only rows take whole batches of these views]:views: ' \
+        '(--int8 --no-int8)'{--int8,--no-int8}'[Quantize to int8 (calibrated on the clips) and measure it]' \
+        '(--e2e --no-e2e)'{--e2e,--no-e2e}'[Also time classifying the whole video per backend]' \
+        --torch-variants'[Also TorchScript freezing and torch.compile (about a minute to compile on 2 cores)]' \
+        --device'[cpu, auto or cuda (cuda: fail without a GPU)]:device:(auto cpu cuda)' \
+        '(--format -f)'{--format,-f}'[table (rich tables) or json (one object) on stdout]:format:(table json)' \
+        '(--out -o)'{--out,-o}'[Also write the JSON report to FILE.json]:out:_files' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit]'
+}
+
 _stcli_classify() {
     _arguments \
         '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
-        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors)]:checkpoint:_files' \
+        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
         --head'[A NAME.head folder from '"'"'stcli train-head'"'"': your classes instead of the preset'"'"'s]:head:_files -/' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
+        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
+        --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
         --views'[Clips x crops, e.g. 10x3 or 1x1 (crops 1 or 3)]:views: ' \
         --fast'[1 clip, short side 256, centre crop 224 (validation setting)]' \
         '(--top-k -k)'{--top-k,-k}'[Labels per video]:top-k: ' \
@@ -56,8 +80,10 @@ _stcli_classify() {
 _stcli_detect() {
     _arguments \
         '(--preset -p)'{--preset,-p}'[Detection preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
-        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors)]:checkpoint:_files' \
+        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
+        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
+        --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
         --proposals'[Person boxes per keyframe: AVA CSV video_id,timestamp,x1,y1,x2,y2\[,score\] (normalized) or JSON]:proposals:_files' \
         --detector'[Person detector when no --proposals: hog (built in, offline) or onnx:MODEL.onnx (YOLO-style export; needs pip install '"'"'stcli\[onnx\]'"'"')]:detector:(hog onnx:)' \
         --person-threshold'[Minimum person score (default: the detector'"'"'s own; proposals: keep all)]:person-threshold: ' \
@@ -133,12 +159,28 @@ _stcli_evaluate_localization() {
         '(--help -h)'{--help,-h}'[Show this message and exit]'
 }
 
+_stcli_export() {
+    _arguments \
+        '(--out -o)'{--out,-o}'[The .onnx file to write]:out:_files' \
+        '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
+        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
+        --format'[Model format: onnx]:format:(onnx)' \
+        --quantize'[int8: static int8 quantization (recognition presets), calibrated on --calibrate videos; prints its agreement with fp32]:quantize:(int8)' \
+        --calibrate'[Videos or folders whose clips calibrate --quantize (repeatable)]:calibrate:_files' \
+        --calibration-clips'[At most this many clips in all]:calibration-clips: ' \
+        --json'[Print the summary as JSON (the default when stdout is not a terminal)]' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit]'
+}
+
 _stcli_features() {
     _arguments \
         '(--out -o)'{--out,-o}'[Folder for <video>.npy (T, 2048) and <video>.json (snippet times, settings, checkpoint sha256)]:out:_files -/' \
         '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
-        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors)]:checkpoint:_files' \
+        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
+        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
+        --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
         --stride'[Frames between snippet starts (a snippet is 16 frames, every 4th)]:stride: ' \
         --fps'[Snippets per second instead of --stride]:fps: ' \
         --dtype'[float32 or float16]:dtype:(float32 float16)' \
@@ -152,9 +194,11 @@ _stcli_features() {
 _stcli_localize() {
     _arguments \
         '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
-        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors)]:checkpoint:_files' \
+        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
         --head'[A NAME.head folder from '"'"'stcli train-head'"'"': your classes instead of the preset'"'"'s]:head:_files -/' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
+        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
+        --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
         --windows'[Window lengths in frames, comma-separated; each window is one 16-frame clip spread over it (64 = every 4th frame, as the checkpoints were trained; S-CNN used 16,32,64,128,256,512)]:windows: ' \
         --overlap'[Overlap of consecutive windows of one length, in \[0, 1)]:overlap: ' \
         --stride-s'[Window stride in seconds (instead of --overlap)]:stride-s: ' \
@@ -183,8 +227,10 @@ _stcli_train_head() {
     _arguments \
         '(--out -o)'{--out,-o}'[The head to write: a NAME.head folder (weights .safetensors + JSON metadata)]:out:_files' \
         '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
-        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors)]:checkpoint:_files' \
+        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
+        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
+        --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
         --views'[Clips x crops sampled per training clip (each view is one training row)]:views: ' \
         --background'[A label used only to reject windows in '"'"'stcli localize'"'"']:background: ' \
         --val-fraction'[Share of each label'"'"'s clips held out for validation and early stopping]:val-fraction: ' \

@@ -27,7 +27,9 @@ _FORMATS = {("weights", "list"): ("table", "json"),
             ("evaluate", "localization"): ("table", "json", "csv"),
             ("evaluate", "ava"): ("table", "json", "csv"),
             ("evaluate", "classification"): ("table", "json", "csv"),
-            ("train-head",): ("table", "json")}
+            ("train-head",): ("table", "json"),
+            ("export",): ("onnx",),
+            ("bench",): ("table", "json")}
 SHELLS = ("bash", "zsh", "fish")
 _REGENERATE = "python -m stcli.completions --write completions/"
 _INSTALL = {
@@ -89,6 +91,10 @@ def _completion(path: tuple[str, ...], param: Any) -> tuple[tuple[str, ...], str
     known = {
         "preset": (tuple(available_presets()), ""),
         "device": (("auto", "cpu", "cuda"), ""),
+        "backend": (("auto", "torch", "onnxruntime"), ""),
+        "precision": (("fp32", "fp16", "bf16"), ""),
+        "quantize": (("int8",), ""),
+        "calibrate": ((), "file"),  # videos or folders
         "fmt": (_FORMATS.get(path[1:], FORMATS), ""),
         "nms": (("soft", "hard", "none"), ""),
         "detector": (("hog", "onnx:"), ""),

@@ -55,6 +55,17 @@ def roi_align(
     ``features`` is ``(B, C, H, W)``; ``rois`` is ``(K, 5)`` rows ``(batch_index, x1, y1,
     x2, y2)`` in input-image pixels. Returns ``(K, C, output_size, output_size)``.
     """
+    if torch.onnx.is_in_onnx_export():
+        # Exported as the standard ONNX RoiAlign (opset 16+): same definition, and its
+        # sampling grid stays data-dependent, which a traced copy of this code cannot be.
+        return _OnnxRoiAlign.apply(features, rois[:, 1:5], rois[:, 0].long(), output_size,
+                                   spatial_scale)
+    return _roi_align_dense(features, rois, output_size, spatial_scale)
+
+
+def _roi_align_dense(
+    features: Tensor, rois: Tensor, output_size: int, spatial_scale: float
+) -> Tensor:
     _, _, height, width = features.shape
     rois = rois.to(features.dtype)
     # aligned=True: pixel centres sit at half-integers, hence the -0.5 shift.
@@ -65,6 +76,25 @@ def roi_align(
     maps = features[rois[:, 0].long()]  # (K, C, H, W)
     pooled = torch.einsum("kph,kchw,kqw->kcpq", wy, maps, wx)
     return pooled / count
+
+
+class _OnnxRoiAlign(torch.autograd.Function):
+    """``roi_align`` as one ONNX ``RoiAlign`` node when a model is exported."""
+
+    @staticmethod
+    def forward(ctx, features: Tensor, boxes: Tensor, batch_index: Tensor,
+                output_size: int, spatial_scale: float) -> Tensor:
+        rois = torch.cat([batch_index.to(boxes.dtype).unsqueeze(1), boxes], dim=1)
+        return _roi_align_dense(features, rois, output_size, spatial_scale)
+
+    @staticmethod
+    def symbolic(g, features, boxes, batch_index, output_size: int,
+                 spatial_scale: float):
+        # half_pixel is torchvision's aligned=True; sampling_ratio 0 is the adaptive grid.
+        return g.op("RoiAlign", features, boxes, batch_index, mode_s="avg",
+                    output_height_i=output_size, output_width_i=output_size,
+                    sampling_ratio_i=0, spatial_scale_f=spatial_scale,
+                    coordinate_transformation_mode_s="half_pixel")
 
 
 class AVABoxHead(nn.Module):

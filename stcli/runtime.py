@@ -21,6 +21,7 @@ from .results import Result, VideoFailure
 from .sampling import release_points
 
 if TYPE_CHECKING:
+    from .backends import Engine
     from .heads import Head
     from .video import VideoInfo
 
@@ -66,15 +67,18 @@ def load_model(preset: Preset, weights: Path, device: torch.device) -> nn.Module
 
 
 class ModelRunner:
-    """A loaded model with its preset and device; tasks subclass it."""
+    """A loaded model (run by an :class:`~stcli.backends.Engine`) with its preset; tasks
+    subclass it."""
 
     task = "recognition"  # the preset task this runner serves
 
     def __init__(
-        self, model: nn.Module, preset: Preset, device: torch.device,
+        self, engine: Engine | nn.Module, preset: Preset, device: torch.device,
         weights: Path | None = None, batch_size: int = 8,
     ) -> None:
-        self.model = model
+        from .backends import Engine, TorchEngine
+
+        self.engine = engine if isinstance(engine, Engine) else TorchEngine(engine, device)
         self.preset = preset
         self.device = device
         self.weights = weights
@@ -82,16 +86,29 @@ class ModelRunner:
         self.labels = preset.labels
         self.head: Head | None = None
 
+    @property
+    def model(self) -> nn.Module | None:
+        """The torch module (None when onnxruntime runs an exported model)."""
+        return self.engine.model
+
+    @property
+    def backend(self) -> str:
+        """What runs the network, e.g. ``onnxruntime fp32`` or ``torch cuda fp16``."""
+        return self.engine.describe()
+
     @classmethod
     def load(
         cls: type[R], preset: str = "k400", checkpoint: str | Path | None = None,
         device: str = "cpu", download: bool = True, progress: bool = True, batch_size: int = 8,
-        head: str | Path | None = None,
+        head: str | Path | None = None, backend: str = "auto", precision: str = "fp32",
     ) -> R:
-        """Load a preset's model for this task, fetching its weights on first use; ``head``
-        (a folder made by ``stcli train-head``) replaces the preset's classifier."""
+        """Load a preset's model for this task, fetching its weights on first use.
+
+        ``head`` (a folder made by ``stcli train-head``) replaces the preset's classifier.
+        ``backend`` is ``auto``, ``torch`` or ``onnxruntime`` (see ``stcli.backends``);
+        ``checkpoint`` may also be an ``.onnx`` file made by ``stcli export``.
+        """
         from .presets import load_preset
-        from .weights import resolve_weights
 
         spec = load_preset(preset)
         if spec.task != cls.task:
@@ -99,41 +116,41 @@ class ModelRunner:
                              f"'stcli {_COMMANDS.get(spec.task, spec.task)}' for it, or a "
                              f"{cls.task} preset here")
         torch_device = resolve_device(device)
-        weights = resolve_weights(spec, checkpoint, download=download, progress=progress)
-        model = load_model(spec, weights, torch_device)
-        runner = cls(model, spec, torch_device, weights=weights, batch_size=batch_size)
+        trained = None
         if head is not None:
             from .heads import load_head
+            from .weights import checkpoint_sha256, resolve_weights
 
-            runner.use_head(load_head(head), head)
+            # A head that does not fit these weights fails before any loading or export.
+            trained = load_head(head)
+            if Path(checkpoint or "").suffix.lower() != ".onnx":
+                checkpoint = resolve_weights(spec, checkpoint, download, progress)
+                check_head(trained, spec, checkpoint, checkpoint_sha256(checkpoint), head)
+        engine, weights = load_engine(spec, checkpoint, torch_device, backend, precision,
+                                      download=download, progress=progress)
+        runner = cls(engine, spec, torch_device, weights=weights, batch_size=batch_size)
+        if trained is not None:
+            runner.use_head(trained, head)
         return runner
 
     @property
     def weights_sha256(self) -> str | None:
         """sha256 of the checkpoint file (the one recorded beside it when stcli stored it)."""
-        if self.weights is None:
-            return None
-        if not hasattr(self, "_sha256"):
-            from .weights import recorded_sha256, sha256_of
+        from .weights import checkpoint_sha256
 
-            self._sha256 = recorded_sha256(self.weights) or sha256_of(self.weights)
-        return self._sha256
+        # An exported model records the checkpoint it was made from.
+        exported = getattr(self.engine, "meta", {}).get("weights_sha256")
+        if exported or self.weights is None:
+            return exported or None
+        return checkpoint_sha256(self.weights)
 
     def use_head(self, head: Head, source: str | Path = "head") -> None:
         """Replace the classifier by a trained ``head``; refuse one made for other weights
         (its features would not mean what it was trained on)."""
-        made_for = head.meta.get("backbone_sha256")
-        if made_for and self.weights_sha256 and made_for != self.weights_sha256:
-            raise UsageError(
-                f"{source} was trained on features of checkpoint sha256 {made_for[:12]}..., but "
-                f"{self.weights} has sha256 {self.weights_sha256[:12]}...: pass the checkpoint "
-                "it was trained with (--checkpoint), or train the head again on this one")
-        if head.meta.get("preset", self.preset.name) != self.preset.name:
-            raise UsageError(f"{source} was made for preset '{head.meta['preset']}', not "
-                             f"'{self.preset.name}': pass --preset {head.meta['preset']}")
-        if not hasattr(self.model, "cls_head"):
+        check_head(head, self.preset, self.weights, self.weights_sha256, source)
+        if self.preset.task != "recognition":
             raise UsageError(f"preset '{self.preset.name}' has no classifier to replace")
-        self.model.cls_head.fc_cls = head.linear().to(self.device)
+        self.engine.set_classifier(head.linear())
         self.labels = list(head.labels)
         self.head = head
 
@@ -175,10 +192,9 @@ class ModelRunner:
             for job in jobs.values():
                 job.close()
 
-    @torch.inference_mode()
     def features(self, clips: Tensor) -> Tensor:
         """Globally pooled backbone features ``(clips, 2048)`` of a clip batch."""
-        return self.model.features(clips.to(self.device)).float().cpu()
+        return self.engine.features(clips)
 
     def scan_windows(
         self, path: str | Path, decoded: Iterable[np.ndarray], info: VideoInfo,
@@ -221,11 +237,69 @@ class ModelRunner:
         flush()
         return out
 
-    @torch.inference_mode()
     def probabilities(self, batches: Iterable[Tensor]) -> Tensor:
         """Softmax over classes for every clip of every batch, ``(clips, classes)``."""
-        out = [self.model(b.to(self.device)).float().softmax(dim=1).cpu() for b in batches]
+        out = [self.engine.logits(b).softmax(dim=1) for b in batches]
         return torch.cat(out) if out else torch.empty((0, len(self.labels)))
+
+
+def check_head(head: Head, preset: Preset, weights: Path | None, sha256: str | None,
+               source: str | Path = "head") -> None:
+    """Refuse a head made for other weights (its features would not mean what it was
+    trained on) or another preset."""
+    made_for = head.meta.get("backbone_sha256")
+    if made_for and sha256 and made_for != sha256:
+        raise UsageError(
+            f"{source} was trained on features of checkpoint sha256 {made_for[:12]}..., but "
+            f"{weights} has sha256 {sha256[:12]}...: pass the checkpoint it was trained with "
+            "(--checkpoint), or train the head again on this one")
+    if head.meta.get("preset", preset.name) != preset.name:
+        raise UsageError(f"{source} was made for preset '{head.meta['preset']}', not "
+                         f"'{preset.name}': pass --preset {head.meta['preset']}")
+
+
+def load_engine(
+    preset: Preset, checkpoint: str | Path | None, device: torch.device, backend: str = "auto",
+    precision: str = "fp32", download: bool = True, progress: bool = True,
+) -> tuple[Engine, Path]:
+    """The engine that will run ``preset``'s network, and the file its weights came from.
+
+    onnxruntime runs the model exported from these weights, cached under
+    ``<cache>/onnx/`` by checkpoint hash and input shape (exported on first use, a few
+    seconds); ``checkpoint`` may be such an ``.onnx`` file itself (e.g. an int8 one).
+    """
+    from .backends import OnnxEngine, TorchEngine, resolve_backend
+    from .export import ensure_exported
+    from .weights import resolve_weights
+
+    if checkpoint is not None and Path(checkpoint).suffix.lower() == ".onnx":
+        if backend == "torch":
+            raise UsageError(f"{checkpoint} is an ONNX model: run it with --backend "
+                             "onnxruntime (or auto), or pass a .pth checkpoint for torch")
+        resolve_backend("onnxruntime", device, precision)
+        if not Path(checkpoint).is_file():
+            raise UsageError(f"{checkpoint}: no such file")
+        engine = OnnxEngine(checkpoint)
+        made_for = engine.meta.get("preset")
+        if made_for != preset.name:
+            raise UsageError(f"{checkpoint} was exported for preset '{made_for}', not "
+                             f"'{preset.name}': pass --preset {made_for}")
+        return engine, Path(checkpoint)
+    chosen = resolve_backend(backend, device, precision)
+    weights = resolve_weights(preset, checkpoint, download=download, progress=progress)
+    if chosen == "torch":
+        return TorchEngine(load_model(preset, weights, device), device, precision), weights
+    from .weights import checkpoint_sha256
+
+    sha = checkpoint_sha256(weights)
+    path = ensure_exported(preset, weights, sha, progress)
+    try:
+        return OnnxEngine(path), weights
+    except UsageError:
+        # Our own cache file is unreadable (writes are atomic, but a disk can fill or a
+        # file be edited): make it again rather than send the user to fix our cache.
+        path.unlink(missing_ok=True)
+        return OnnxEngine(ensure_exported(preset, weights, sha, progress)), weights
 
 
 class Background(Iterator[T]):

@@ -58,6 +58,22 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+_HASHED: dict[tuple[str, int, int], str] = {}
+
+
+def checkpoint_sha256(path: Path) -> str:
+    """The checkpoint's sha256: recorded beside it by stcli, else computed once per process
+    (several stages ask: the head check, the ONNX cache key, the reports)."""
+    recorded = recorded_sha256(path)
+    if recorded:
+        return recorded
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHED:
+        _HASHED[key] = sha256_of(path)
+    return _HASHED[key]
+
+
 def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,24 @@ SHARED_VIDEOS = REPO.parent / "shared" / "videos"
 def pytest_configure(config: pytest.Config) -> None:
     # Two cores on CI: keep torch from oversubscribing when tests run model code.
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+    # The suite's own cache: CLI runs export ONNX models (~120 MB each) into
+    # $XDG_CACHE_HOME/stcli/onnx, which must not land in the user's home.
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="stcli-tests-xdg-")
+
+
+def warm_onnx_cache(preset: str, checkpoint: Path, cache_home: str | Path | None = None) -> None:
+    """Export ``checkpoint`` into the ONNX cache under ``cache_home`` (default: the suite's)
+    as the first ``--backend auto`` run would, so that run prints nothing about it."""
+    from stcli.export import ensure_exported
+    from stcli.presets import load_preset
+    from stcli.weights import sha256_of
+
+    old = os.environ["XDG_CACHE_HOME"]
+    os.environ["XDG_CACHE_HOME"] = str(cache_home or old)
+    try:
+        ensure_exported(load_preset(preset), checkpoint, sha256_of(checkpoint), progress=False)
+    finally:
+        os.environ["XDG_CACHE_HOME"] = old
 
 
 @pytest.fixture(scope="session")

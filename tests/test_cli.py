@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, run_stcli
+from tests.conftest import REPO, run_stcli, warm_onnx_cache
 
 K400_FILE = "SqueezeTime_K400_71.64.pth"
 UNREACHABLE = "http://127.0.0.1:9/"  # loopback discard port: nothing listens there
@@ -41,10 +41,13 @@ def ckpt(reference_checkpoint) -> Path:
 
 
 @pytest.fixture(scope="module")
-def base_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """An empty cache, no weights folder and an unreachable loopback mirror: a run can
-    only use the weights a test gives it, and never reaches the network."""
-    return {"XDG_CACHE_HOME": str(tmp_path_factory.mktemp("xdg")), "STCLI_MIRROR": UNREACHABLE,
+def base_env(tmp_path_factory: pytest.TempPathFactory, ckpt: Path) -> dict[str, str]:
+    """A cache holding only the ONNX export of ``ckpt``, no weights folder and an
+    unreachable loopback mirror: a run can only use the weights a test gives it, and never
+    reaches the network."""
+    cache_home = tmp_path_factory.mktemp("xdg")
+    warm_onnx_cache("k400", ckpt, cache_home)
+    return {"XDG_CACHE_HOME": str(cache_home), "STCLI_MIRROR": UNREACHABLE,
             "STCLI_WEIGHTS": ""}
 
 

@@ -12,9 +12,11 @@ import typer
 
 from .. import __version__
 from ._common import state
+from .bench import bench
 from .classify import classify
 from .detect import detect
 from .evaluate import evaluate_app
+from .export import export
 from .features import features
 from .localize import localize
 from .train_head import train_head
@@ -34,6 +36,8 @@ app.command()(localize)
 app.command()(detect)
 app.command()(features)
 app.command("train-head")(train_head)
+app.command()(export)
+app.command()(bench)
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(weights_app, name="weights")
 

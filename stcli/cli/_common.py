@@ -32,10 +32,19 @@ PresetOption = Annotated[
 CheckpointOption = Annotated[
     Path | None,
     typer.Option("--checkpoint", "-c", help="Checkpoint file to use instead of the preset's "
-                  "cached or downloaded weights (.pth, .pt or .safetensors).", dir_okay=False),
+                  "cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx "
+                  "file made by 'stcli export'.", dir_okay=False),
 ]
 DeviceOption = Annotated[
     str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")
+]
+BackendOption = Annotated[
+    str, typer.Option("--backend", help="auto (onnxruntime on the CPU when installed: same "
+                      "numbers, faster; torch on CUDA), torch or onnxruntime.")
+]
+PrecisionOption = Annotated[
+    str, typer.Option("--precision", help="fp32; fp16 or bf16 run the torch backend in half "
+                      "precision (meant for --device cuda).")
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 # -- options shared by every command that writes per-video results --

@@ -8,11 +8,13 @@ import typer
 
 from ..presets import load_preset
 from ._common import (
+    BackendOption,
     CheckpointOption,
     DeviceOption,
     FormatOption,
     HeadOption,
     OutOption,
+    PrecisionOption,
     PresetOption,
     QuietOption,
     ReportDirOption,
@@ -33,6 +35,8 @@ def classify(
     checkpoint: CheckpointOption = None,
     head: HeadOption = None,
     device: DeviceOption = "auto",
+    backend: BackendOption = "auto",
+    precision: PrecisionOption = "fp32",
     views: Annotated[str | None, typer.Option(
         "--views", help="Clips x crops, e.g. 10x3 or 1x1 (crops 1 or 3). "
         "Default: the preset's official test protocol.")] = None,
@@ -55,7 +59,8 @@ def classify(
 
         choose_protocol(load_preset(preset), views, fast)  # reject bad --views before loading
         recognizer = load_recognizer(preset, checkpoint, device, progress=not quiet,
-                                     batch_size=batch_size, head=head)
+                                     batch_size=batch_size, head=head,
+                                     backend=backend, precision=precision)
         results = recognizer.iter_classify(videos, views=views, fast=fast, top_k=top_k)
         run_batch(reports.CLASSIFY, results, videos, fmt=fmt, out=out, report_dir=report_dir,
                   quiet=quiet, desc="classify", table=_table)

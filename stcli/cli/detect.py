@@ -12,10 +12,12 @@ import typer
 
 from ..errors import StcliError, UsageError
 from ._common import (
+    BackendOption,
     CheckpointOption,
     DeviceOption,
     FormatOption,
     OutOption,
+    PrecisionOption,
     QuietOption,
     ReportDirOption,
     SkipExistingOption,
@@ -51,6 +53,8 @@ def detect(
         "--preset", "-p", help="Detection preset (see 'stcli weights list').")] = "ava21",
     checkpoint: CheckpointOption = None,
     device: DeviceOption = "auto",
+    backend: BackendOption = "auto",
+    precision: PrecisionOption = "fp32",
     proposals: Annotated[Path | None, typer.Option(
         "--proposals", help="Person boxes per keyframe: AVA CSV video_id,timestamp,x1,y1,x2,"
         "y2[,score] (normalized) or JSON. Without --keyframe-interval/--timestamps, the "
@@ -106,7 +110,8 @@ def detect(
         source = settings.person_source()  # a bad proposals file fails before model loading
         done, todo = resume(report_dir, skip_existing, videos)
         runner = load_detector(preset, checkpoint, device, progress=not quiet,
-                               batch_size=batch_size)
+                               batch_size=batch_size,
+                               backend=backend, precision=precision)
 
         def results() -> Iterator[Any]:
             for result in runner.iter_detect(todo, settings, source):

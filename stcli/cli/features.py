@@ -10,9 +10,11 @@ from typing import Annotated, Any
 import typer
 
 from ._common import (
+    BackendOption,
     CheckpointOption,
     DeviceOption,
     FormatOption,
+    PrecisionOption,
     PresetOption,
     QuietOption,
     batch_inputs,
@@ -31,6 +33,8 @@ def features(
     preset: PresetOption = "k400",
     checkpoint: CheckpointOption = None,
     device: DeviceOption = "auto",
+    backend: BackendOption = "auto",
+    precision: PrecisionOption = "fp32",
     stride: Annotated[int, typer.Option(
         "--stride", min=1, help="Frames between snippet starts (a snippet is 16 frames, "
         "every 4th).")] = 4,
@@ -51,7 +55,8 @@ def features(
 
         settings = FeatureSettings(stride=stride, fps=fps, dtype=dtype)
         extractor = load_extractor(preset, checkpoint, device, progress=not quiet,
-                                   batch_size=batch_size)
+                                   batch_size=batch_size,
+                                   backend=backend, precision=precision)
         stems = reports.unique_stems(videos)
         meta = {"preset": preset, "checkpoint": str(extractor.weights),
                 "checkpoint_sha256": extractor.weights_sha256,

@@ -10,11 +10,13 @@ import typer
 
 from ..errors import UsageError
 from ._common import (
+    BackendOption,
     CheckpointOption,
     DeviceOption,
     FormatOption,
     HeadOption,
     OutOption,
+    PrecisionOption,
     PresetOption,
     QuietOption,
     ReportDirOption,
@@ -34,6 +36,8 @@ def localize(
     checkpoint: CheckpointOption = None,
     head: HeadOption = None,
     device: DeviceOption = "auto",
+    backend: BackendOption = "auto",
+    precision: PrecisionOption = "fp32",
     windows: Annotated[str, typer.Option(
         "--windows", help="Window lengths in frames, comma-separated; each window is one "
         "16-frame clip spread over it (64 = every 4th frame, as the checkpoints were "
@@ -94,7 +98,8 @@ def localize(
         )
         done, todo = resume(report_dir, skip_existing, videos)
         localizer = load_localizer(preset, checkpoint, device, progress=not quiet,
-                                   batch_size=batch_size, head=head)
+                                   batch_size=batch_size, head=head,
+                                   backend=backend, precision=precision)
         stems = reports.unique_stems(videos)
 
         def results() -> Iterator[Any]:

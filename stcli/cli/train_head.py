@@ -11,8 +11,10 @@ import typer
 
 from ._common import (
     EXIT_FAILED,
+    BackendOption,
     CheckpointOption,
     DeviceOption,
+    PrecisionOption,
     PresetOption,
     QuietOption,
     domain_errors,
@@ -32,6 +34,8 @@ def train_head(
     preset: PresetOption = "k400",
     checkpoint: CheckpointOption = None,
     device: DeviceOption = "auto",
+    backend: BackendOption = "auto",
+    precision: PrecisionOption = "fp32",
     views: Annotated[str, typer.Option(
         "--views", help="Clips x crops sampled per training clip (each view is one "
         "training row).")] = "3x1",
@@ -68,7 +72,8 @@ def train_head(
 
         rows = read_clips(clips)  # a malformed CSV fails before the model loads
         trainer = HeadTrainer.load(preset, checkpoint, device, progress=not quiet,
-                                   batch_size=batch_size)
+                                   batch_size=batch_size,
+                                   backend=backend, precision=precision)
         bar = tqdm(total=len(rows), unit="clip", file=sys.stderr, desc="features",
                    dynamic_ncols=True, disable=quiet)
 

@@ -192,7 +192,8 @@ class Recognizer(ModelRunner):
 def load_recognizer(
     preset: str = "k400", checkpoint: str | Path | None = None, device: str = "cpu",
     download: bool = True, progress: bool = True, batch_size: int = 8,
-    head: str | Path | None = None,
+    head: str | Path | None = None, backend: str = "torch", precision: str = "fp32",
 ) -> Recognizer:
     """Load a preset's model (fetching its weights on first use) ready to ``classify``."""
-    return Recognizer.load(preset, checkpoint, device, download, progress, batch_size, head)
+    return Recognizer.load(preset, checkpoint, device, download, progress, batch_size, head,
+                           backend, precision)

@@ -124,12 +124,10 @@ class Detector(ModelRunner):
             yield from video.read_chunks(needed, info.frames_per_chunk())
 
     # -- network (this thread) -----------------------------------------------------------
-    @torch.inference_mode()
     def action_scores(self, clips: torch.Tensor, rois: torch.Tensor) -> np.ndarray:
         """Sigmoid scores ``(K, 81)`` for ``rois`` rows ``(clip, x1, y1, x2, y2)`` given in
         pixels of the ``(N, 3, 16, 256, 256)`` normalized ``clips``."""
-        logits = self.model(clips.to(self.device), rois.to(self.device))
-        return torch.sigmoid(logits.float()).cpu().numpy()
+        return torch.sigmoid(self.engine.logits(clips, rois)).numpy()
 
     def _person(self, box: np.ndarray, score: float, row: np.ndarray) -> PersonActions:
         order = np.argsort(-row[1:], kind="stable") + 1  # index 0 is not an action
@@ -226,6 +224,8 @@ class Detector(ModelRunner):
 def load_detector(
     preset: str = "ava21", checkpoint: str | Path | None = None, device: str = "cpu",
     download: bool = True, progress: bool = True, batch_size: int = 8,
+    backend: str = "torch", precision: str = "fp32",
 ) -> Detector:
     """Load an AVA preset's model (fetching its weights on first use) ready to ``detect``."""
-    return Detector.load(preset, checkpoint, device, download, progress, batch_size)
+    return Detector.load(preset, checkpoint, device, download, progress, batch_size,
+                         backend=backend, precision=precision)

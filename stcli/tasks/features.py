@@ -106,6 +106,8 @@ class FeatureExtractor(ModelRunner):
 def load_extractor(
     preset: str = "k400", checkpoint: str | Path | None = None, device: str = "cpu",
     download: bool = True, progress: bool = True, batch_size: int = 8,
+    backend: str = "torch", precision: str = "fp32",
 ) -> FeatureExtractor:
     """Load a preset's backbone (fetching its weights on first use) ready to ``extract``."""
-    return FeatureExtractor.load(preset, checkpoint, device, download, progress, batch_size)
+    return FeatureExtractor.load(preset, checkpoint, device, download, progress, batch_size,
+                                 backend=backend, precision=precision)

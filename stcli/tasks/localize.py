@@ -196,7 +196,8 @@ class Localizer(ModelRunner):
 def load_localizer(
     preset: str = "k400", checkpoint: str | Path | None = None, device: str = "cpu",
     download: bool = True, progress: bool = True, batch_size: int = 8,
-    head: str | Path | None = None,
+    head: str | Path | None = None, backend: str = "torch", precision: str = "fp32",
 ) -> Localizer:
     """Load a preset's model (fetching its weights on first use) ready to ``localize``."""
-    return Localizer.load(preset, checkpoint, device, download, progress, batch_size, head)
+    return Localizer.load(preset, checkpoint, device, download, progress, batch_size, head,
+                          backend, precision)

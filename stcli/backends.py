@@ -1,0 +1,215 @@
+"""How a loaded model runs: eager torch (CPU or CUDA, fp32/fp16/bf16) or onnxruntime (CPU).
+
+Tasks never call a network directly; they call an engine's ``logits`` / ``features`` with a
+normalized clip batch (and, for AVA, boxes) and get float32 CPU tensors back, whichever
+backend computes them. ``auto`` picks onnxruntime on the CPU when it is installed: it runs
+the same fp32 network at ~73-77 ms per 16x224x224 clip on a 2-core AMD EPYC, near the
+~67 ms an fp32 matrix product at full speed would need, against ~92-113 ms for eager torch
+(``stcli bench``), with the same numbers to ~1e-6. On CUDA, and for half precision,
+torch runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .errors import UsageError
+
+BACKENDS = ("auto", "torch", "onnxruntime")
+PRECISIONS = ("fp32", "fp16", "bf16")
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def onnxruntime_installed() -> bool:
+    """Whether the optional ``onnx`` extra (onnxruntime, and onnx for exporting) is there."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+
+
+def resolve_backend(backend: str, device: torch.device, precision: str = "fp32") -> str:
+    """The backend that will run: ``torch`` or ``onnxruntime``.
+
+    ``auto`` is onnxruntime on the CPU in fp32 when installed (the fastest exact backend
+    measured here), torch otherwise.
+    """
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend '{backend}': choose one of {', '.join(BACKENDS)}")
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown precision '{precision}': choose one of "
+                         f"{', '.join(PRECISIONS)}")
+    if backend == "auto":
+        use_ort = device.type == "cpu" and precision == "fp32" and onnxruntime_installed()
+        return "onnxruntime" if use_ort else "torch"
+    if backend == "onnxruntime":
+        if device.type != "cpu":
+            raise UsageError("--backend onnxruntime runs on the CPU: use --device cpu, or "
+                             "--backend torch for CUDA")
+        if precision != "fp32":
+            raise UsageError(f"--precision {precision} is for the torch backend; onnxruntime "
+                             "runs the fp32 model (or an int8 one from 'stcli export "
+                             "--quantize int8')")
+        if not onnxruntime_installed():
+            raise UsageError("--backend onnxruntime needs onnxruntime and onnx: pip install "
+                             "'stcli[onnx]' (or use --backend torch)")
+    return backend
+
+
+class Engine:
+    """One way to run a loaded model. Results are float32 tensors on the CPU."""
+
+    name = "engine"
+    precision = "fp32"
+    model: nn.Module | None = None
+
+    def logits(self, clips: Tensor, rois: Tensor | None = None) -> Tensor:
+        """Logits of a normalized clip batch ``(N, 3, T, H, W)``; for AVA, of every row of
+        ``rois`` ``(K, 5)`` (clip index, x1, y1, x2, y2 in input pixels)."""
+        raise NotImplementedError
+
+    def features(self, clips: Tensor) -> Tensor:
+        """Globally pooled backbone features ``(N, 2048)`` (recognition models)."""
+        raise NotImplementedError
+
+    def set_classifier(self, linear: nn.Linear) -> None:
+        """Use ``linear`` (2048 -> classes) instead of the checkpoint's classifier."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """``backend precision`` as reports and benchmarks name it."""
+        return f"{self.name} {self.precision}"
+
+
+class TorchEngine(Engine):
+    """Eager PyTorch. On the CPU the model runs channels-last (~5% faster here, same
+    numbers to 2e-6); ``torch.compile`` and TorchScript freezing were measured and left out
+    (see ``stcli bench --torch-variants``).
+
+    The engine takes ownership of ``model``: it is converted in place (device, dtype,
+    memory format), so give each engine its own copy.
+    """
+
+    name = "torch"
+
+    def __init__(self, model: nn.Module, device: torch.device, precision: str = "fp32",
+                 channels_last: bool | None = None) -> None:
+        self.device = device
+        self.precision = precision
+        self.dtype = DTYPES[precision]
+        if channels_last is None:
+            channels_last = device.type == "cpu"
+        if device.type == "cuda" and precision == "fp32":
+            # cuDNN convolutions default to TF32 on Ampere and newer: 10-bit mantissas,
+            # not the fp32 that was asked for. (A process-wide switch; fp32 means fp32.)
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
+        model = model.to(device=device, dtype=self.dtype).eval()
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+
+    def _clips(self, clips: Tensor) -> Tensor:
+        return clips.to(self.device, self.dtype, non_blocking=True)
+
+    @torch.inference_mode()
+    def logits(self, clips: Tensor, rois: Tensor | None = None) -> Tensor:
+        if rois is None:
+            return self.model(self._clips(clips)).float().cpu()
+        return self.model(self._clips(clips), rois.to(self.device, self.dtype)).float().cpu()
+
+    @torch.inference_mode()
+    def features(self, clips: Tensor) -> Tensor:
+        return self.model.features(self._clips(clips)).float().cpu()
+
+    def set_classifier(self, linear: nn.Linear) -> None:
+        if not hasattr(self.model, "cls_head"):
+            raise UsageError("this model has no classifier to replace")
+        self.model.cls_head.fc_cls = linear.to(self.device, self.dtype)
+
+    def describe(self) -> str:
+        where = "" if self.device.type == "cpu" else f" {self.device.type}"
+        return f"torch{where} {self.precision}"
+
+
+class OnnxEngine(Engine):
+    """An exported model (``stcli.export``) run by onnxruntime on the CPU."""
+
+    name = "onnxruntime"
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        from .export import read_metadata
+
+        self.path = Path(path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or cpu_threads()
+        # Decoding runs beside the network on another thread; spinning workers would take
+        # its core while waiting (measured neutral for the network alone).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.path), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+            raise UsageError(f"{self.path}: onnxruntime cannot load it "
+                             f"({str(exc).splitlines()[0][:200]}); export it again with "
+                             "'stcli export'") from exc
+        self.meta = read_metadata(self.session)
+        self.precision = str(self.meta.get("precision", "fp32"))
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        shape = self.session.get_inputs()[0].shape
+        self.shape = tuple(shape[2:]) if len(shape) == 5 else None
+        self.classifier: nn.Linear | None = None
+
+    def _run(self, output: str, clips: Tensor, rois: Tensor | None) -> Tensor:
+        clips = clips.float()
+        if self.shape and all(isinstance(d, int) for d in self.shape) and \
+                tuple(clips.shape[2:]) != self.shape:
+            raise UsageError(f"{self.path} takes clips of {'x'.join(map(str, self.shape))} "
+                             f"(T x H x W), not {'x'.join(map(str, clips.shape[2:]))}: export "
+                             "it again for this input size")
+        feed: dict[str, Any] = {"clips": np.ascontiguousarray(clips.numpy())}
+        if "rois" in self.inputs:
+            if rois is None:
+                raise UsageError(f"{self.path} is a detection model: it needs boxes")
+            feed["rois"] = np.ascontiguousarray(rois.float().numpy())
+        if output not in self.outputs:
+            raise UsageError(f"{self.path} has no '{output}' output; export it again with "
+                             "'stcli export'")
+        (out,) = self.session.run([output], feed)
+        return torch.from_numpy(out)
+
+    def logits(self, clips: Tensor, rois: Tensor | None = None) -> Tensor:
+        if self.classifier is not None:
+            with torch.inference_mode():
+                return self.classifier(self.features(clips)).float()
+        return self._run("logits", clips, rois)
+
+    def features(self, clips: Tensor) -> Tensor:
+        return self._run("features", clips, None)
+
+    def set_classifier(self, linear: nn.Linear) -> None:
+        if "features" not in self.outputs:
+            raise UsageError(f"{self.path} has no features output to put a head on")
+        self.classifier = linear.cpu().float().eval()
+
+
+def cpu_threads() -> int:
+    """The cores this process may use (affinity aware where the OS says)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def log(message: str) -> None:
+    """A progress line on stderr (engines are built before any progress bar starts)."""
+    print(f"stcli: {message}", file=sys.stderr, flush=True)

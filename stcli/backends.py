@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,45 +140,64 @@ class TorchEngine(Engine):
 
 
 class OnnxEngine(Engine):
-    """An exported model (``stcli.export``) run by onnxruntime on the CPU."""
+    """An exported model (``stcli.export``) run by onnxruntime on the CPU.
+
+    An exported model takes one clip size (T x H x W). ``export_for(shape)``, when given,
+    returns a model for another size (the export cache does: ``--fast`` crops 224 pixels
+    where hmdb51's test protocol crops 286); without it another size is a usage error.
+    """
 
     name = "onnxruntime"
 
-    def __init__(self, path: str | Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
+    def __init__(self, path: str | Path, threads: int | None = None,
+                 export_for: Callable[[tuple[int, ...]], Path] | None = None) -> None:
         from .export import read_metadata
 
         self.path = Path(path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or cpu_threads()
-        # Decoding runs beside the network on another thread; spinning workers would take
-        # its core while waiting (measured neutral for the network alone).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(self.path), options,
-                                                providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
-            raise UsageError(f"{self.path}: onnxruntime cannot load it "
-                             f"({str(exc).splitlines()[0][:200]}); export it again with "
-                             "'stcli export'") from exc
+        self.threads = threads or cpu_threads()
+        self.export_for = export_for
+        self.session = self._open(self.path)
         self.meta = read_metadata(self.session)
         self.precision = str(self.meta.get("precision", "fp32"))
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.outputs = [o.name for o in self.session.get_outputs()]
         shape = self.session.get_inputs()[0].shape
         self.shape = tuple(shape[2:]) if len(shape) == 5 else None
+        self._sessions = {self.shape: self.session}
         self.classifier: nn.Linear | None = None
 
+    def _open(self, path: Path) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        # Decoding runs beside the network on another thread; spinning workers would take
+        # its core while waiting (~3% for the network alone, nothing end to end).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        try:
+            return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+            raise UsageError(f"{path}: onnxruntime cannot load it "
+                             f"({str(exc).splitlines()[0][:200]}); export it again with "
+                             "'stcli export'") from exc
+
+    def _session_for(self, shape: tuple[int, ...]) -> Any:
+        fixed = self.shape is not None and all(isinstance(d, int) for d in self.shape)
+        if not fixed or shape == self.shape:
+            return self.session
+        if shape not in self._sessions:
+            if self.export_for is None:
+                raise UsageError(
+                    f"{self.path} takes clips of {'x'.join(map(str, self.shape))} (T x H x "
+                    f"W), not {'x'.join(map(str, shape))}: export it again for this input "
+                    "size")
+            self._sessions[shape] = self._open(self.export_for(shape))
+        return self._sessions[shape]
+
     def _run(self, output: str, clips: Tensor, rois: Tensor | None) -> Tensor:
-        clips = clips.float()
-        if self.shape and all(isinstance(d, int) for d in self.shape) and \
-                tuple(clips.shape[2:]) != self.shape:
-            raise UsageError(f"{self.path} takes clips of {'x'.join(map(str, self.shape))} "
-                             f"(T x H x W), not {'x'.join(map(str, clips.shape[2:]))}: export "
-                             "it again for this input size")
-        feed: dict[str, Any] = {"clips": np.ascontiguousarray(clips.numpy())}
+        session = self._session_for(tuple(clips.shape[2:]))
+        feed: dict[str, Any] = {"clips": np.ascontiguousarray(clips.float().numpy())}
         if "rois" in self.inputs:
             if rois is None:
                 raise UsageError(f"{self.path} is a detection model: it needs boxes")
@@ -185,7 +205,7 @@ class OnnxEngine(Engine):
         if output not in self.outputs:
             raise UsageError(f"{self.path} has no '{output}' output; export it again with "
                              "'stcli export'")
-        (out,) = self.session.run([output], feed)
+        (out,) = session.run([output], feed)
         return torch.from_numpy(out)
 
     def logits(self, clips: Tensor, rois: Tensor | None = None) -> Tensor:

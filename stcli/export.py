@@ -47,7 +47,7 @@ def input_shape(preset: Preset) -> tuple[int, int, int]:
     return preset.clip_len, preset.test.crop_size, preset.test.crop_size
 
 
-def cache_path(preset: Preset, weights_sha256: str, shape: tuple[int, int, int]) -> Path:
+def cache_path(preset: Preset, weights_sha256: str, shape: tuple[int, ...]) -> Path:
     """Where the exported fp32 model of these weights at this input shape is cached."""
     from .weights import cache_dir
 
@@ -55,7 +55,7 @@ def cache_path(preset: Preset, weights_sha256: str, shape: tuple[int, int, int])
     return cache_dir() / "onnx" / f"{preset.name}-{weights_sha256[:16]}-{t}x{h}x{w}.onnx"
 
 
-def metadata(preset: Preset, shape: tuple[int, int, int], labels: list[str],
+def metadata(preset: Preset, shape: tuple[int, ...], labels: list[str],
              weights_sha256: str | None, precision: str = "fp32") -> dict[str, str]:
     """The ``stcli.*`` metadata of an exported model: plain strings (JSON where nested)."""
     t, h, w = shape
@@ -113,7 +113,7 @@ class _RecognitionGraph(nn.Module):
 
 def export_onnx(
     model: nn.Module, preset: Preset, out: Path, *, labels: list[str] | None = None,
-    weights_sha256: str | None = None, shape: tuple[int, int, int] | None = None,
+    weights_sha256: str | None = None, shape: tuple[int, ...] | None = None,
 ) -> Path:
     """Export ``model`` (the preset's architecture, loaded) to ``out`` with metadata.
 
@@ -178,18 +178,21 @@ def set_metadata(path: Path, updates: dict[str, Any]) -> None:
     onnx.save(proto, str(path))
 
 
-def ensure_exported(preset: Preset, weights: Path, sha256: str, progress: bool = True) -> Path:
-    """The cached fp32 export of ``weights`` at the preset's input shape, made if missing."""
+def ensure_exported(preset: Preset, weights: Path, sha256: str, progress: bool = True,
+                    shape: tuple[int, ...] | None = None) -> Path:
+    """The cached fp32 export of ``weights`` for clips of ``shape`` (T, H, W; default: the
+    preset's test protocol), made if missing."""
     from .runtime import load_model
 
-    path = cache_path(preset, sha256, input_shape(preset))
+    shape = tuple(shape or input_shape(preset))
+    path = cache_path(preset, sha256, shape)
     if not path.is_file():
         model = load_model(preset, weights, torch.device("cpu"))  # a bad checkpoint fails here
         if progress:
             from .backends import log
 
             log(f"exporting {preset.name} to ONNX for onnxruntime (once; cached as {path})")
-        export_onnx(model, preset, path, weights_sha256=sha256)
+        export_onnx(model, preset, path, weights_sha256=sha256, shape=shape)
     return path
 
 

@@ -115,6 +115,9 @@ class ModelRunner:
             raise UsageError(f"preset '{preset}' is for {spec.task}, not {cls.task}: use "
                              f"'stcli {_COMMANDS.get(spec.task, spec.task)}' for it, or a "
                              f"{cls.task} preset here")
+        onnx_file = Path(checkpoint or "").suffix.lower() == ".onnx"
+        if device == "auto" and (backend == "onnxruntime" or onnx_file):
+            device = "cpu"  # onnxruntime runs on the CPU; "auto" must not pick a GPU here
         torch_device = resolve_device(device)
         trained = None
         if head is not None:
@@ -123,7 +126,7 @@ class ModelRunner:
 
             # A head that does not fit these weights fails before any loading or export.
             trained = load_head(head)
-            if Path(checkpoint or "").suffix.lower() != ".onnx":
+            if not onnx_file:
                 checkpoint = resolve_weights(spec, checkpoint, download, progress)
                 check_head(trained, spec, checkpoint, checkpoint_sha256(checkpoint), head)
         engine, weights = load_engine(spec, checkpoint, torch_device, backend, precision,
@@ -292,14 +295,18 @@ def load_engine(
     from .weights import checkpoint_sha256
 
     sha = checkpoint_sha256(weights)
-    path = ensure_exported(preset, weights, sha, progress)
+
+    def export_for(shape: tuple[int, ...] | None = None) -> Path:
+        return ensure_exported(preset, weights, sha, progress, shape)
+
+    path = export_for()
     try:
-        return OnnxEngine(path), weights
+        return OnnxEngine(path, export_for=export_for), weights
     except UsageError:
         # Our own cache file is unreadable (writes are atomic, but a disk can fill or a
         # file be edited): make it again rather than send the user to fix our cache.
         path.unlink(missing_ok=True)
-        return OnnxEngine(ensure_exported(preset, weights, sha, progress)), weights
+        return OnnxEngine(export_for(), export_for=export_for), weights
 
 
 class Background(Iterator[T]):

@@ -104,6 +104,25 @@ def test_the_export_is_cached_by_checkpoint_hash_and_input_shape(
     assert path.stat().st_size > 10**7 and again.engine.path == path
 
 
+def test_a_protocol_with_another_crop_size_gets_its_own_export(reference_checkpoint,
+                                                               generated_videos) -> None:
+    # hmdb51 tests on 286-pixel crops, --fast takes 224: one cached export per input size.
+    ckpt = reference_checkpoint("hmdb51")
+    runners = {b: load_recognizer("hmdb51", ckpt, backend=b, progress=False)
+               for b in ("torch", "onnxruntime")}
+    video = generated_videos["landscape"]
+    for fast in (False, True):
+        got = {b: r.classify(video, fast=fast)[0] for b, r in runners.items()}
+        assert got["torch"].status == "ok", got["torch"]
+        assert [c.class_id for c in got["onnxruntime"].topk] == \
+            [c.class_id for c in got["torch"].topk]
+        np.testing.assert_allclose([c.score for c in got["onnxruntime"].topk],
+                                   [c.score for c in got["torch"].topk], atol=1e-5)
+    preset = load_preset("hmdb51")
+    for size in (286, 224):
+        assert cache_path(preset, sha256_of(ckpt), (16, size, size)).is_file()
+
+
 def test_a_trained_head_runs_on_onnxruntime_features(recognizers, generated_videos) -> None:
     rng = np.random.default_rng(0)
     head = Head(rng.normal(0, 0.05, (3, 2048)), rng.normal(0, 0.1, 3), ["a", "b", "c"])

@@ -271,7 +271,7 @@ def load_engine(
     ``<cache>/onnx/`` by checkpoint hash and input shape (exported on first use, a few
     seconds); ``checkpoint`` may be such an ``.onnx`` file itself (e.g. an int8 one).
     """
-    from .backends import OnnxEngine, TorchEngine, resolve_backend
+    from .backends import OnnxEngine, TorchEngine, log, resolve_backend
     from .export import ensure_exported
     from .weights import resolve_weights
 
@@ -291,6 +291,11 @@ def load_engine(
     chosen = resolve_backend(backend, device, precision)
     weights = resolve_weights(preset, checkpoint, download=download, progress=progress)
     if chosen == "torch":
+        if precision != "fp32" and device.type == "cpu" and progress:
+            # Half-precision convolutions on a CPU without native support run ~5x slower
+            # than fp32 (measured here): allowed, but the user should know.
+            log(f"warning: --precision {precision} on the CPU is much slower than fp32; it "
+                "is meant for --device cuda")
         return TorchEngine(load_model(preset, weights, device), device, precision), weights
     from .weights import checkpoint_sha256
 

@@ -248,3 +248,12 @@ def test_cuda_request_without_gpu_is_a_clear_error() -> None:
     proc = run_stcli("classify", "x.mp4", "--device", "cuda", "--precision", "fp16",
                      env={"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")})
     assert proc.returncode == 2 and "torch sees no CUDA GPU" in proc.stderr
+
+
+def test_half_precision_on_the_cpu_runs_and_warns(reference_checkpoint, generated_videos) -> None:
+    proc = run_stcli("classify", str(generated_videos["short"]), "-c",
+                     str(reference_checkpoint("k400")), "--precision", "bf16", "--device", "cpu",
+                     "--fast", "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: --precision bf16 on the CPU is much slower than fp32" in proc.stderr
+    assert json.loads(proc.stdout)[0]["status"] == "ok"

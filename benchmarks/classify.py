@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "OMP_NUM_THREADS for the CLI); default: torch's own choice")
     parser.add_argument("--batch-size", type=int, default=8, help="views per network call")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    parser.add_argument("--backend", default="torch", help="torch, onnxruntime or auto, the "
+                        "same for the library and the CLI runs (default: torch)")
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI subprocess runs")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = parser.parse_args(argv)
@@ -61,32 +63,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def make_video(folder: Path) -> Path:
-    """A 10 s, 340x256, 28 fps synthetic video (the demo clip's shape) made with ffmpeg."""
-    if shutil.which("ffmpeg") is None:
-        sys.exit("benchmark: no --video given, no ../shared/videos/demo.mp4 and no ffmpeg")
-    path = folder / "bench_340x256_10s.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc2=size=340x256:rate=28", "-t", "10", "-c:v", "libx264",
-                    "-pix_fmt", "yuv420p", str(path)], check=True)
-    return path
-
-
 def seconds(fn: Callable[[], object]) -> float:
     """Wall-clock seconds of one call."""
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
-
-
-def rounds(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    """Seconds of each function per round; the functions alternate within a round, so a
-    slow spell of a shared machine hits all of them rather than one."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            times[name].append(seconds(fn))
-    return times
 
 
 def summary(times: list[float], views: int) -> dict[str, float]:
@@ -106,7 +87,8 @@ def cli_call(args: argparse.Namespace, video: Path, checkpoint: Path, env: dict[
     """A function running ``stcli classify VIDEO ... --format json`` once, keeping stdout."""
     cmd = [*stcli_command(), "classify", str(video), "--checkpoint", str(checkpoint),
            "--preset", args.preset, "--views", args.views, "--device", args.device,
-           "--batch-size", str(args.batch_size), "--format", "json", "--quiet"]
+           "--batch-size", str(args.batch_size), "--backend", args.backend, "--format",
+           "json", "--quiet"]
 
     def run() -> None:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -120,18 +102,25 @@ def cli_call(args: argparse.Namespace, video: Path, checkpoint: Path, env: dict[
 def run_benchmark(args: argparse.Namespace, tmp: Path) -> dict:
     import torch
 
+    from stcli.bench import interleaved, synthetic_video
+    from stcli.errors import UsageError
     from stcli.tasks.classify import choose_protocol, load_recognizer
     from tests.reference import write_reference_checkpoint
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    video = args.video or (SHARED_DEMO if SHARED_DEMO.is_file() else make_video(tmp))
+    try:  # the demo clip's shape: 10 s, 340x256, 28 fps
+        video = args.video or (SHARED_DEMO if SHARED_DEMO.is_file() else
+                               synthetic_video(tmp, fps=28))
+    except UsageError as exc:
+        sys.exit(f"benchmark: {exc}")
     checkpoint = args.checkpoint or write_reference_checkpoint(
         args.preset, tmp / f"{args.preset}_reference.pth")
 
     start = time.perf_counter()
     recognizer = load_recognizer(args.preset, checkpoint, args.device, download=False,
-                                 progress=False, batch_size=args.batch_size)
+                                 progress=False, batch_size=args.batch_size,
+                                 backend=args.backend)
     load_s = time.perf_counter() - start
     protocol = choose_protocol(recognizer.preset, args.views)
     start = time.perf_counter()
@@ -154,7 +143,7 @@ def run_benchmark(args: argparse.Namespace, tmp: Path) -> dict:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
     if not args.no_cli:
         fns["cli"] = cli_call(args, video, checkpoint, env, outputs)
-    times = rounds(fns, args.repeats)
+    times = interleaved(fns, args.repeats)
     out = {
         "video": str(video), "width": prepared.info.width, "height": prepared.info.height,
         "frames": prepared.info.num_frames, "checkpoint": str(checkpoint),

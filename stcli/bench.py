@@ -124,14 +124,14 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def synthetic_video(folder: Path) -> Path:
-    """A 10 s 340x256 30 fps video (the shape of a Kinetics clip) made by ffmpeg."""
+def synthetic_video(folder: Path, fps: int = 30) -> Path:
+    """A 10 s 340x256 video (the shape of a Kinetics clip) made by ffmpeg."""
     if shutil.which("ffmpeg") is None:
         raise UsageError("stcli bench needs a video to measure: pass --video FILE, or install "
                          "ffmpeg (apt-get install ffmpeg) to generate one")
     path = folder / "synthetic_340x256_10s.mp4"
     proc = subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=340x256:rate=30",
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=340x256:rate={fps}",
          "-t", "10", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)],
         capture_output=True, text=True)
     if proc.returncode != 0:
@@ -255,7 +255,7 @@ def run_bench(
     CUDA rows are added when torch sees a GPU (``device="cuda"`` insists on one). ``log``
     receives progress lines.
     """
-    from .export import cache_path, ensure_exported, input_shape
+    from .export import cache_path, ensure_exported, input_shape, is_onnx
     from .quantize import quantize_static_int8
     from .runtime import load_model, resolve_device
     from .tasks.classify import Recognizer, choose_protocol
@@ -269,7 +269,7 @@ def run_bench(
     cuda = resolve_device(device).type == "cuda" or torch.cuda.is_available()
     if video is not None and not Path(video).is_file():
         raise UsageError(f"{video}: no such file (--video)")
-    if checkpoint is not None and Path(checkpoint).suffix.lower() == ".onnx":
+    if is_onnx(checkpoint):
         raise UsageError(f"{checkpoint}: bench runs every backend from a torch checkpoint; "
                          "pass the .pth/.safetensors file this model was exported from")
     detection = spec.task == "detection"

@@ -29,6 +29,7 @@ from .errors import UsageError
 from .presets import Preset
 
 if TYPE_CHECKING:
+    from .backends import Engine
     from .quantize import QuantReport
 
 FORMATS = ("onnx",)
@@ -40,6 +41,11 @@ META_PREFIX = "stcli."
 def onnx_extra_missing(what: str) -> UsageError:
     """The error for a missing optional extra, with the command that installs it."""
     return UsageError(f"{what} needs onnxruntime and onnx: pip install 'stcli[onnx]'")
+
+
+def is_onnx(path: str | Path | None) -> bool:
+    """Whether ``path`` names an ONNX model (by its suffix, as ``--checkpoint`` tells)."""
+    return path is not None and Path(path).suffix.lower() == ".onnx"
 
 
 def input_shape(preset: Preset) -> tuple[int, int, int]:
@@ -56,8 +62,8 @@ def cache_path(preset: Preset, weights_sha256: str, shape: tuple[int, ...]) -> P
 
 
 def metadata(preset: Preset, shape: tuple[int, ...], labels: list[str],
-             weights_sha256: str | None, precision: str = "fp32") -> dict[str, str]:
-    """The ``stcli.*`` metadata of an exported model: plain strings (JSON where nested)."""
+             weights_sha256: str | None, precision: str = "fp32") -> dict[str, Any]:
+    """The ``stcli.*`` metadata fields of an exported model (``set_metadata`` writes them)."""
     t, h, w = shape
     protocol = {
         name: {"num_clips": p.num_clips, "crops": p.crops, "short_side": p.short_side,
@@ -67,7 +73,7 @@ def metadata(preset: Preset, shape: tuple[int, ...], labels: list[str],
     inputs = {"clips": ["N", 3, t, h, w]}
     if preset.task == "detection":
         inputs["rois"] = ["K", 5]
-    fields: dict[str, Any] = {
+    return {
         "preset": preset.name,
         "task": preset.task,
         "labels": labels,
@@ -83,7 +89,6 @@ def metadata(preset: Preset, shape: tuple[int, ...], labels: list[str],
         "weights_sha256": weights_sha256 or "",
         "stcli_version": __version__,
     }
-    return {META_PREFIX + k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
 
 
 def read_metadata(session: Any) -> dict[str, Any]:
@@ -120,7 +125,7 @@ def export_onnx(
     The file appears complete or not at all (written beside ``out``, then renamed).
     """
     try:
-        import onnx
+        import onnx  # noqa: F401 - set_metadata needs it: fail before the export's work
     except ImportError as exc:
         raise onnx_extra_missing("ONNX export") from exc
     shape = shape or input_shape(preset)
@@ -151,21 +156,18 @@ def export_onnx(
             with torch.no_grad():
                 torch.onnx.export(graph, args, str(partial), dynamo=False, opset_version=OPSET,
                                   do_constant_folding=True, **names)
-        proto = onnx.load(str(partial))
-        meta = metadata(preset, shape, labels or preset.labels, weights_sha256)
-        del proto.metadata_props[:]
-        for key, value in meta.items():
-            proto.metadata_props.add(key=key, value=value)
-        proto.producer_name, proto.producer_version = "stcli", __version__
-        onnx.save(proto, str(partial))
+        set_metadata(partial, metadata(preset, shape, labels or preset.labels, weights_sha256),
+                     producer=True)
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
     return out
 
 
-def set_metadata(path: Path, updates: dict[str, Any]) -> None:
-    """Add or replace ``stcli.*`` metadata entries of the model at ``path``, in place."""
+def set_metadata(path: Path, updates: dict[str, Any], producer: bool = False) -> None:
+    """Add or replace ``stcli.*`` metadata entries of the model at ``path``, in place
+    (strings as they are, anything else as JSON); ``producer`` also names stcli as the
+    model's producer."""
     import onnx
 
     proto = onnx.load(str(path))
@@ -175,6 +177,8 @@ def set_metadata(path: Path, updates: dict[str, Any]) -> None:
     del proto.metadata_props[:]
     for key, value in current.items():
         proto.metadata_props.add(key=key, value=value)
+    if producer:
+        proto.producer_name, proto.producer_version = "stcli", __version__
     onnx.save(proto, str(path))
 
 
@@ -244,7 +248,7 @@ def export(
     if quantize and not calibrate:
         raise UsageError("--quantize int8 needs calibration videos: --calibrate DIR_OR_FILES")
     out = Path(out)
-    if out.suffix.lower() != ".onnx":
+    if not is_onnx(out):
         raise UsageError(f"--out {out}: name the file NAME.onnx")
     try:
         import onnx  # noqa: F401
@@ -256,11 +260,15 @@ def export(
     sha = checkpoint_sha256(weights)
     report = None
     if quantize:
+        from .backends import OnnxEngine
         from .quantize import quantize_int8
 
-        fp32 = ensure_exported(spec, weights, sha, progress)
-        report = quantize_int8(fp32, out, list(calibrate), _clip_source(spec, fp32),
-                               max_clips=max_clips, on_skip=on_skip)
+        # One fp32 session: it both stands in for the network while clips are prepared
+        # (decoding needs no model) and is the reference the int8 model is measured against.
+        reference = OnnxEngine(ensure_exported(spec, weights, sha, progress))
+        report = quantize_int8(reference, out, list(calibrate),
+                               _clip_source(spec, reference), max_clips=max_clips,
+                               on_skip=on_skip)
     else:
         from .runtime import load_model
 
@@ -273,14 +281,13 @@ def export(
     )
 
 
-def _clip_source(preset: Preset, model: Path) -> Callable[[str], Iterator[Any]]:
+def _clip_source(preset: Preset, engine: Engine) -> Callable[[str], Iterator[Any]]:
     """``clips_of(video)``: the centre crop of each of the test protocol's clips, sampled
     and preprocessed exactly as ``classify`` does, as ``(1, 3, T, H, W)`` arrays."""
-    from .backends import OnnxEngine
     from .presets import Protocol
     from .tasks.classify import Recognizer
 
-    recognizer = Recognizer(OnnxEngine(model), preset, torch.device("cpu"))
+    recognizer = Recognizer(engine, preset, torch.device("cpu"))
     test = preset.test
     protocol = Protocol(test.num_clips, 1, test.short_side, test.crop_size, test.keep_ratio)
 

@@ -20,11 +20,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import UsageError, VideoError
+
+if TYPE_CHECKING:
+    from .backends import OnnxEngine
 
 EQUIVALENT_AGREEMENT = 0.95  # below this the int8 model is reported as not equivalent
 
@@ -197,12 +200,13 @@ def run_logits(session: Any, clips: Sequence[np.ndarray]) -> tuple[np.ndarray, f
 
 
 def quantize_int8(
-    fp32: Path, out: Path, videos: Sequence[str],
+    fp32: OnnxEngine, out: Path, videos: Sequence[str],
     clips_of: Callable[[str], Iterable[np.ndarray]], max_clips: int = 64,
     on_skip: Callable[[str, str], None] | None = None,
 ) -> QuantReport:
     """Calibrate on clips of ``videos`` (``clips_of(video)`` yields ``(1, 3, T, H, W)``
-    arrays), write the int8 model to ``out``, and measure it against ``fp32``.
+    arrays), write the int8 model of the exported ``fp32`` model to ``out``, and measure
+    it against ``fp32``.
 
     A video that fails to decode is skipped (``on_skip(video, reason)``), not fatal.
     """
@@ -230,29 +234,28 @@ def quantize_int8(
             calibration += [c for i, c in enumerate(taken) if i % 4 != 3]
     if not calibration:
         raise UsageError("none of the --calibrate videos gave a clip: " + ", ".join(skipped))
-    quantize_static_int8(fp32, out, calibration)
-    reference, quantized = OnnxEngine(fp32).session, OnnxEngine(out).session
+    quantize_static_int8(fp32.path, out, calibration)
+    reference, quantized = fp32.session, OnnxEngine(out).session
     sets = {"calibration": calibration, "heldout": heldout}
     results: dict[str, Agreement | None] = {}
-    timing = {"fp32": [0.0, 0], "int8": [0.0, 0]}
+    total_ms = {"fp32": 0.0, "int8": 0.0}  # both models run every clip
     for name, clips in sets.items():
         if not clips:
             results[name] = None
             continue
         ref, ms_ref = run_logits(reference, clips)
         got, ms_got = run_logits(quantized, clips)
-        timing["fp32"][0] += ms_ref * len(clips)
-        timing["int8"][0] += ms_got * len(clips)
-        timing["fp32"][1] += len(clips)
-        timing["int8"][1] += len(clips)
+        total_ms["fp32"] += ms_ref * len(clips)
+        total_ms["int8"] += ms_got * len(clips)
         results[name] = agreement(ref, got)
+    measured = len(calibration) + len(heldout)
     report = QuantReport(
         model=str(out), videos=[v for v in calibrate_videos if v not in skipped],
         heldout_videos=[v for v in heldout_videos if v not in skipped], skipped=skipped,
         calibration=results["calibration"],  # type: ignore[arg-type]
         heldout=results["heldout"],
-        fp32_ms_per_clip=round(timing["fp32"][0] / timing["fp32"][1], 2),
-        int8_ms_per_clip=round(timing["int8"][0] / timing["int8"][1], 2),
+        fp32_ms_per_clip=round(total_ms["fp32"] / measured, 2),
+        int8_ms_per_clip=round(total_ms["int8"] / measured, 2),
     )
     from .export import set_metadata
 

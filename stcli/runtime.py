@@ -100,7 +100,7 @@ class ModelRunner:
     def load(
         cls: type[R], preset: str = "k400", checkpoint: str | Path | None = None,
         device: str = "cpu", download: bool = True, progress: bool = True, batch_size: int = 8,
-        head: str | Path | None = None, backend: str = "auto", precision: str = "fp32",
+        head: str | Path | None = None, backend: str = "torch", precision: str = "fp32",
     ) -> R:
         """Load a preset's model for this task, fetching its weights on first use.
 
@@ -115,7 +115,9 @@ class ModelRunner:
             raise UsageError(f"preset '{preset}' is for {spec.task}, not {cls.task}: use "
                              f"'stcli {_COMMANDS.get(spec.task, spec.task)}' for it, or a "
                              f"{cls.task} preset here")
-        onnx_file = Path(checkpoint or "").suffix.lower() == ".onnx"
+        from .export import is_onnx
+
+        onnx_file = is_onnx(checkpoint)
         if device == "auto" and (backend == "onnxruntime" or onnx_file):
             device = "cpu"  # onnxruntime runs on the CPU; "auto" must not pick a GPU here
         torch_device = resolve_device(device)
@@ -272,10 +274,10 @@ def load_engine(
     seconds); ``checkpoint`` may be such an ``.onnx`` file itself (e.g. an int8 one).
     """
     from .backends import OnnxEngine, TorchEngine, log, resolve_backend
-    from .export import ensure_exported
+    from .export import ensure_exported, is_onnx
     from .weights import resolve_weights
 
-    if checkpoint is not None and Path(checkpoint).suffix.lower() == ".onnx":
+    if is_onnx(checkpoint):
         if backend == "torch":
             raise UsageError(f"{checkpoint} is an ONNX model: run it with --backend "
                              "onnxruntime (or auto), or pass a .pth checkpoint for torch")

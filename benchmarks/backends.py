@@ -1,6 +1,6 @@
 """Which backend runs SqueezeTime fastest on this machine, and does it change the answers?
 
-A thin driver over ``stcli.bench.run_bench`` (the library behind ``stcli bench``). On the
+A thin driver over ``stcli.deploy.bench.run_bench`` (the library behind ``stcli bench``). On the
 views of one video (default 10 clips x 3 crops) it prints
 
 (a) model only: the views decoded and normalized in memory, fed to each backend's
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -78,12 +79,11 @@ def targets(record: dict) -> list[tuple[str, float | None, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from stcli.bench import run_bench
     from stcli.cli.bench import print_report
+    from stcli.deploy.bench import run_bench
     from tests.reference import write_reference_checkpoint
 
-    def log(message: str) -> None:
-        print(f"benchmark: {message}", file=sys.stderr, flush=True)
+    logging.basicConfig(level=logging.INFO, format="benchmark: %(message)s")  # progress lines
 
     with tempfile.TemporaryDirectory(prefix="stcli-bench-") as tmp:
         # The ONNX export (~120 MB) goes to the temporary folder, not the user's cache: every
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         video = args.video or (SHARED_DEMO if SHARED_DEMO.is_file() else None)
         report = run_bench(args.preset, checkpoint, video, batch_size=args.batch_size,
                            repeats=args.repeats, views=args.views,
-                           torch_variants=args.torch_variants, log=log)
+                           torch_variants=args.torch_variants)
     record = report.to_dict()
     record["targets"] = [{"target": name, "measured": value, "threshold": threshold,
                           "met": value is not None and value >= threshold}

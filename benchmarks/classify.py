@@ -102,9 +102,9 @@ def cli_call(args: argparse.Namespace, video: Path, checkpoint: Path, env: dict[
 def run_benchmark(args: argparse.Namespace, tmp: Path) -> dict:
     import torch
 
-    from stcli.bench import interleaved, synthetic_video
+    from stcli.deploy.bench import interleaved, synthetic_video
     from stcli.errors import UsageError
-    from stcli.tasks.classify import choose_protocol, load_recognizer
+    from stcli.tasks.classify import load_recognizer
     from tests.reference import write_reference_checkpoint
 
     if args.threads:
@@ -118,11 +118,11 @@ def run_benchmark(args: argparse.Namespace, tmp: Path) -> dict:
         args.preset, tmp / f"{args.preset}_reference.pth")
 
     start = time.perf_counter()
-    recognizer = load_recognizer(args.preset, checkpoint, args.device, download=False,
+    recognizer = load_recognizer(args.preset, checkpoint, device=args.device, download=False,
                                  progress=False, batch_size=args.batch_size,
                                  backend=args.backend)
     load_s = time.perf_counter() - start
-    protocol = choose_protocol(recognizer.preset, args.views)
+    protocol = recognizer.preset.protocol(args.views)
     start = time.perf_counter()
     prepared = recognizer.prepare(video, protocol)
     prepare_s = time.perf_counter() - start

@@ -49,7 +49,7 @@ def measure(checkpoint: Path, video: Path, proposals: Path, batch_size: int,
     from stcli.tasks.detect import DetectSettings, load_detector
 
     detector = load_detector(checkpoint=checkpoint, device="cpu", batch_size=batch_size,
-                             progress=False)
+                             backend="torch", progress=False)
     with_proposals = DetectSettings(keyframe_interval=1.0, proposals=str(proposals))
     with_hog = DetectSettings(keyframe_interval=1.0)
     result = detector.detect(video, with_proposals)[0]  # warm-up, and the keyframe count

@@ -37,7 +37,7 @@ def measure(checkpoint: Path, video: Path, stride: int, batch_size: int, repeats
     from stcli.tasks.features import FeatureSettings, load_extractor
 
     extractor = load_extractor(checkpoint=checkpoint, device="cpu", batch_size=batch_size,
-                               progress=False)
+                               backend="torch", progress=False)
     settings = FeatureSettings(stride=stride)
     result = extractor.extract(video, settings)[0]  # warm-up, and the snippet count
     if result.status != "ok":

@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))  # tests.reference writes the reference checkpoint
 _RSS_CHILD = """
 import json, resource, sys
 from stcli.tasks.localize import load_localizer
-localizer = load_localizer(checkpoint=sys.argv[1], device="cpu")
+localizer = load_localizer(checkpoint=sys.argv[1], device="cpu", backend="torch")
 result = localizer.localize(sys.argv[2])[0]
 print(json.dumps({"status": result.status, "windows": getattr(result, "windows", 0),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -54,7 +54,8 @@ def throughput(checkpoint: Path, video: Path, batch_size: int) -> dict:
 
     from stcli.tasks.localize import load_localizer
 
-    localizer = load_localizer(checkpoint=checkpoint, device="cpu", batch_size=batch_size)
+    localizer = load_localizer(checkpoint=checkpoint, device="cpu", batch_size=batch_size,
+                               backend="torch")
     size = localizer.preset.test.crop_size
     batch = torch.randn(batch_size, 3, localizer.preset.clip_len, size, size)
     localizer.probabilities([batch])  # warm-up

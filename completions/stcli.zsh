@@ -51,9 +51,9 @@ _stcli_bench() {
         '(--e2e --no-e2e)'{--e2e,--no-e2e}'[Also time classifying the whole video per backend]' \
         --torch-variants'[Also TorchScript freezing and torch.compile (about a minute to compile on 2 cores)]' \
         --device'[cpu, auto or cuda (cuda: fail without a GPU)]:device:(auto cpu cuda)' \
-        '(--format -f)'{--format,-f}'[table (rich tables) or json (one object) on stdout]:format:(table json)' \
-        '(--out -o)'{--out,-o}'[Also write the JSON report to FILE.json]:out:_files' \
-        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
+        '(--format -f)'{--format,-f}'[table or json]:format:(table json)' \
+        '(--out -o)'{--out,-o}'[Write the JSON report to FILE.json]:out:_files' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]'
 }
 
@@ -65,27 +65,28 @@ _stcli_classify() {
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
         --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
         --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
+        --batch-size'[Clips per network call (views, windows, snippets or keyframe clips)]:batch-size: ' \
         --views'[Clips x crops, e.g. 10x3 or 1x1 (crops 1 or 3)]:views: ' \
         --fast'[1 clip, short side 256, centre crop 224 (validation setting)]' \
         '(--top-k -k)'{--top-k,-k}'[Labels per video]:top-k: ' \
         '(--format -f)'{--format,-f}'[table, json, jsonl or csv]:format:(table json jsonl csv)' \
         '(--out -o)'{--out,-o}'[Write results to FILE (.csv, .json or .jsonl)]:out:_files' \
         --report-dir'[Also write one JSON report per video into DIR]:report-dir:_files -/' \
-        --batch-size'[Views per network call]:batch-size: ' \
-        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
 }
 
 _stcli_detect() {
     _arguments \
-        '(--preset -p)'{--preset,-p}'[Detection preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
+        '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
         '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
         --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
         --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
+        --batch-size'[Clips per network call (views, windows, snippets or keyframe clips)]:batch-size: ' \
         --proposals'[Person boxes per keyframe: AVA CSV video_id,timestamp,x1,y1,x2,y2\[,score\] (normalized) or JSON]:proposals:_files' \
-        --detector'[Person detector when no --proposals: hog (built in, offline) or onnx:MODEL.onnx (YOLO-style export; needs pip install '"'"'stcli\[onnx\]'"'"')]:detector:(hog onnx:)' \
+        '(--detector --person-detector)'{--detector,--person-detector}'[Person detector when no --proposals: hog (built in, offline) or onnx:MODEL.onnx (YOLO-style export; needs pip install '"'"'stcli\[onnx\]'"'"')]:person-detector:(hog onnx:)' \
         --person-threshold'[Minimum person score (default: the detector'"'"'s own; proposals: keep all)]:person-threshold: ' \
         --keyframe-interval'[Seconds between keyframes (default 1.0)]:keyframe-interval: ' \
         --timestamps'[Keyframe times in seconds, comma-separated]:timestamps: ' \
@@ -98,8 +99,7 @@ _stcli_detect() {
         '(--out -o)'{--out,-o}'[Write results to FILE (.csv, .json or .jsonl)]:out:_files' \
         --report-dir'[Also write one JSON report per video into DIR]:report-dir:_files -/' \
         --skip-existing'[With --report-dir: reuse the reports of videos already done (resumes an interrupted batch)]' \
-        --batch-size'[Keyframe clips per network call]:batch-size: ' \
-        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
 }
@@ -164,29 +164,28 @@ _stcli_export() {
         '(--out -o)'{--out,-o}'[The .onnx file to write]:out:_files' \
         '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
         '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
-        --format'[Model format: onnx]:format:(onnx)' \
         --quantize'[int8: static int8 quantization (recognition presets), calibrated on --calibrate videos; prints its agreement with fp32]:quantize:(int8)' \
         --calibrate'[Videos or folders whose clips calibrate --quantize (repeatable)]:calibrate:_files' \
         --calibration-clips'[At most this many clips in all]:calibration-clips: ' \
-        --json'[Print the summary as JSON (the default when stdout is not a terminal)]' \
-        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
+        '(--format -f)'{--format,-f}'[table or json]:format:(table json)' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]'
 }
 
 _stcli_features() {
     _arguments \
-        '(--out -o)'{--out,-o}'[Folder for <video>.npy (T, 2048) and <video>.json (snippet times, settings, checkpoint sha256)]:out:_files -/' \
         '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
         '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
         --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
         --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
+        --batch-size'[Clips per network call (views, windows, snippets or keyframe clips)]:batch-size: ' \
+        '(--out -o)'{--out,-o}'[Folder for <video>.npy (T, 2048) and <video>.json (snippet times, settings, checkpoint sha256)]:out:_files -/' \
         --stride'[Frames between snippet starts (a snippet is 16 frames, every 4th)]:stride: ' \
         --fps'[Snippets per second instead of --stride]:fps: ' \
         --dtype'[float32 or float16]:dtype:(float32 float16)' \
         '(--format -f)'{--format,-f}'[table, json, jsonl or csv]:format:(table json jsonl csv)' \
-        --batch-size'[Snippets per network call]:batch-size: ' \
-        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
 }
@@ -199,6 +198,7 @@ _stcli_localize() {
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
         --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
         --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
+        --batch-size'[Clips per network call (views, windows, snippets or keyframe clips)]:batch-size: ' \
         --windows'[Window lengths in frames, comma-separated; each window is one 16-frame clip spread over it (64 = every 4th frame, as the checkpoints were trained; S-CNN used 16,32,64,128,256,512)]:windows: ' \
         --overlap'[Overlap of consecutive windows of one length, in \[0, 1)]:overlap: ' \
         --stride-s'[Window stride in seconds (instead of --overlap)]:stride-s: ' \
@@ -217,8 +217,7 @@ _stcli_localize() {
         --scores-out'[Save each video'"'"'s window scores into DIR (to re-threshold without running the model again)]:scores-out:_files -/' \
         --scores-format'[csv or npz, for --scores-out]:scores-format:(csv npz)' \
         --plot'[Write a PNG timeline per video into DIR (needs matplotlib: pip install '"'"'stcli\[plot\]'"'"')]:plot:_files -/' \
-        --batch-size'[Windows per network call]:batch-size: ' \
-        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
 }
@@ -231,6 +230,7 @@ _stcli_train_head() {
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
         --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
         --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
+        --batch-size'[Clips per network call (views, windows, snippets or keyframe clips)]:batch-size: ' \
         --views'[Clips x crops sampled per training clip (each view is one training row)]:views: ' \
         --background'[A label used only to reject windows in '"'"'stcli localize'"'"']:background: ' \
         --val-fraction'[Share of each label'"'"'s clips held out for validation and early stopping]:val-fraction: ' \
@@ -238,9 +238,8 @@ _stcli_train_head() {
         --weight-decay'[L2 penalty of the linear head]:weight-decay: ' \
         --cache'[Feature cache folder (default: <weights cache>/features)]:cache:_files -/' \
         --no-cache'[Compute every clip'"'"'s features again, store nothing]' \
-        '(--format -f)'{--format,-f}'[table or json (the training report, on stdout)]:format:(table json)' \
-        --batch-size'[Views per network call]:batch-size: ' \
-        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
+        '(--format -f)'{--format,-f}'[table or json]:format:(table json)' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         1:clips:_files
 }
@@ -272,7 +271,7 @@ _stcli_weights() {
 _stcli_weights_download() {
     _arguments \
         --force'[Download again even if cached]' \
-        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary]' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '1:preset:(ava21 hmdb51 k400 k600)'
 }

@@ -15,54 +15,116 @@
         for person in keyframe.persons:
             print(keyframe.timestamp, person.box, person.above(0.5))
 
-Heavy dependencies (torch, decoders) load on first use, so ``import stcli`` is cheap.
+Every command of the CLI is one call here, with the same defaults: a loader taking the
+model options (``ModelSpec`` fields: preset, checkpoint, head, device, backend, precision,
+batch_size), then the task's method taking its settings object. Modules that need torch or
+the decoders load on first use, so ``import stcli`` is cheap.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from .errors import CheckpointError, StcliError, UsageError, VideoError, WeightsError
-from .presets import available_presets, load_preset
+from .choices import (
+    Backend,
+    Device,
+    FeatureDtype,
+    NmsMode,
+    OutputFormat,
+    Precision,
+    Quantization,
+    ReportFormat,
+    ScoresFormat,
+    SummaryFormat,
+)
+from .errors import (
+    CheckpointError,
+    PresetError,
+    StcliError,
+    UsageError,
+    VideoError,
+    WeightsError,
+)
+from .presets import Preset, Protocol, available_presets, load_preset
 from .results import (
     ActionScore,
     ClassScore,
     Detection,
+    Features,
     Keyframe,
     Localization,
     PersonActions,
     Prediction,
+    Result,
     Segment,
     VideoFailure,
 )
+from .settings import (
+    ClassifySettings,
+    DetectSettings,
+    FeatureSettings,
+    LocalizeSettings,
+    ModelSpec,
+    TrainHeadSettings,
+)
+from .version import __version__
 
-__version__ = "0.1.0"
-
-__all__ = [
-    "ActionScore", "CheckpointError", "ClassScore", "DetectSettings", "Detection", "Detector",
-    "Keyframe", "Localization", "LocalizeSettings", "Localizer", "PersonActions", "Prediction",
-    "Recognizer", "Segment", "StcliError", "UsageError", "VideoError", "VideoFailure",
-    "WeightsError", "__version__", "available_presets", "load_detector", "load_localizer",
-    "load_preset", "load_recognizer",
-]
-
+# Public names whose modules import torch, the decoders or onnx: loaded on first use.
 _LAZY = {
-    "load_recognizer": "stcli.tasks.classify", "Recognizer": "stcli.tasks.classify",
-    "load_localizer": "stcli.tasks.localize", "Localizer": "stcli.tasks.localize",
-    "LocalizeSettings": "stcli.tasks.localize",
-    "load_detector": "stcli.tasks.detect", "Detector": "stcli.tasks.detect",
-    "DetectSettings": "stcli.tasks.detect",
+    "LoadedModel": "stcli.loader",
+    "Recognizer": "stcli.tasks.classify", "load_recognizer": "stcli.tasks.classify",
+    "Localizer": "stcli.tasks.localize", "load_localizer": "stcli.tasks.localize",
+    "WindowScores": "stcli.tasks.localize",
+    "Detector": "stcli.tasks.detect", "load_detector": "stcli.tasks.detect",
+    "FeatureExtractor": "stcli.tasks.features", "load_extractor": "stcli.tasks.features",
+    "HeadTrainer": "stcli.tasks.train_head", "load_head_trainer": "stcli.tasks.train_head",
+    "TrainClip": "stcli.tasks.train_head", "read_clips": "stcli.tasks.train_head",
+    "Head": "stcli.heads", "TrainingReport": "stcli.heads", "fit_head": "stcli.heads",
+    "load_head": "stcli.heads", "save_head": "stcli.heads",
+    "ExportResult": "stcli.deploy.export", "export_model": "stcli.deploy.export",
+    "QuantReport": "stcli.deploy.quantize",
+    "BenchReport": "stcli.deploy.bench", "run_bench": "stcli.deploy.bench",
+    "evaluate_localization": "stcli.evaluate.localization",
+    "LocalizationReport": "stcli.evaluate.localization",
+    "evaluate_ava": "stcli.evaluate.ava", "AvaReport": "stcli.evaluate.ava",
+    "evaluate_classification": "stcli.evaluate.classification",
+    "ClassificationReport": "stcli.evaluate.classification",
 }
 
+__all__ = [
+    "ActionScore", "AvaReport", "Backend", "BenchReport", "CheckpointError", "ClassScore",
+    "ClassificationReport", "ClassifySettings", "DetectSettings", "Detection", "Detector",
+    "Device", "ExportResult", "FeatureDtype", "FeatureExtractor", "FeatureSettings", "Features",
+    "Head", "HeadTrainer", "Keyframe", "LoadedModel", "Localization", "LocalizationReport",
+    "LocalizeSettings", "Localizer", "ModelSpec", "NmsMode", "OutputFormat", "PersonActions",
+    "Precision", "Prediction", "Preset", "PresetError", "Protocol", "QuantReport", "Quantization",
+    "Recognizer", "ReportFormat", "Result", "ScoresFormat", "Segment", "StcliError",
+    "SummaryFormat", "TrainClip", "TrainHeadSettings", "TrainingReport", "UsageError",
+    "VideoError", "VideoFailure", "WeightsError", "WindowScores", "__version__",
+    "available_presets", "evaluate_ava", "evaluate_classification", "evaluate_localization",
+    "export_model", "fit_head", "load_detector", "load_extractor", "load_head",
+    "load_head_trainer", "load_localizer", "load_preset", "load_recognizer", "read_clips",
+    "run_bench", "save_head",
+]
+
 if TYPE_CHECKING:
+    from .deploy.bench import BenchReport, run_bench
+    from .deploy.export import ExportResult, export_model
+    from .deploy.quantize import QuantReport
+    from .evaluate.ava import AvaReport, evaluate_ava
+    from .evaluate.classification import ClassificationReport, evaluate_classification
+    from .evaluate.localization import LocalizationReport, evaluate_localization
+    from .heads import Head, TrainingReport, fit_head, load_head, save_head
+    from .loader import LoadedModel
     from .tasks.classify import Recognizer, load_recognizer
-    from .tasks.detect import Detector, DetectSettings, load_detector
-    from .tasks.localize import Localizer, LocalizeSettings, load_localizer
+    from .tasks.detect import Detector, load_detector
+    from .tasks.features import FeatureExtractor, load_extractor
+    from .tasks.localize import Localizer, WindowScores, load_localizer
+    from .tasks.train_head import HeadTrainer, TrainClip, load_head_trainer, read_clips
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'stcli' has no attribute '{name}'")

@@ -22,14 +22,9 @@ from pathlib import Path
 from typing import Any
 
 PROG = "stcli"
-# Commands whose --format takes fewer values than the per-video report formats.
-_FORMATS = {("weights", "list"): ("table", "json"),
-            ("evaluate", "localization"): ("table", "json", "csv"),
-            ("evaluate", "ava"): ("table", "json", "csv"),
-            ("evaluate", "classification"): ("table", "json", "csv"),
-            ("train-head",): ("table", "json"),
-            ("export",): ("onnx",),
-            ("bench",): ("table", "json")}
+# Plain-text parameters that name files or folders (their types cannot say so: a path
+# there may also be '-' or a glob).
+_PATHS = frozenset({"paths", "calibrate"})
 SHELLS = ("bash", "zsh", "fish")
 _REGENERATE = "python -m stcli.completions --write completions/"
 _INSTALL = {
@@ -80,31 +75,16 @@ def _brief(text: str | None) -> str:
     return re.split(r"\.\s+(?=[A-Z])", text)[0].rstrip(".")
 
 
-def _completion(path: tuple[str, ...], param: Any) -> tuple[tuple[str, ...], str]:
+def _completion(ctx: Any, param: Any) -> tuple[tuple[str, ...], str]:
     """``(values, paths)`` completing one parameter: ``paths`` is "file", "dir" or "".
 
-    Plain ``str`` parameters that the CLI checks in code are listed here by name; all
-    others are read from their types (choices, paths)."""
-    from .presets import available_presets
-    from .reports import FORMATS
-
-    known = {
-        "preset": (tuple(available_presets()), ""),
-        "device": (("auto", "cpu", "cuda"), ""),
-        "backend": (("auto", "torch", "onnxruntime"), ""),
-        "precision": (("fp32", "fp16", "bf16"), ""),
-        "quantize": (("int8",), ""),
-        "calibrate": ((), "file"),  # videos or folders
-        "fmt": (_FORMATS.get(path[1:], FORMATS), ""),
-        "nms": (("soft", "hard", "none"), ""),
-        "detector": (("hog", "onnx:"), ""),
-        "dtype": (("float32", "float16"), ""),  # onnx:PATH: the path is typed after it
-        "scores_format": (("csv", "npz"), ""),
-        "subset": (("test", "validation"), ""),
-        "paths": ((), "file"),  # classify: videos, folders or globs
-    }
-    if param.name in known:
-        return known[param.name]
+    Values are what the parameter itself offers for an empty word (its ``autocompletion``:
+    the choices of a ``stcli.choices`` Enum, the preset names, ...); paths come from its
+    type."""
+    values = tuple(item.value for item in param.shell_complete(ctx, "")
+                   if getattr(item, "type", "plain") == "plain")
+    if values or param.name in _PATHS:
+        return values, "file" if param.name in _PATHS else ""
     desc = getattr(param, "type_descriptor", None)
     if desc is not None:  # Typer >= 0.29 vendors Click and describes types itself
         choices, is_path = desc.choices or (), desc.is_path or desc.is_file
@@ -136,7 +116,7 @@ def walk(command: Any = None) -> list[Node]:
             flags = () if p.param_type_name == "argument" else tuple(sorted(
                 {*p.opts, *p.secondary_opts}, key=lambda f: (f[:2] != "--", f)))  # long first
             takes = not flags or not (p.is_flag or p.count)
-            values, paths = _completion(path, p) if takes else ((), "")
+            values, paths = _completion(ctx, p) if takes else ((), "")
             params.append(Param(flags, p.name, _brief(getattr(p, "help", "")), takes,
                                 values, paths, p.nargs == -1))
         names = sorted(cmd.list_commands(ctx)) if hasattr(cmd, "list_commands") else []

@@ -60,3 +60,10 @@ def reading(source: object) -> Iterator[None]:
         raise UsageError(f"{source}: cannot read ({exc.strerror or exc})") from None
     except csv.Error as exc:
         raise UsageError(f"{source}: not a valid CSV file ({exc})") from None
+
+
+def extra_missing(what: str, extra: str = "onnx") -> UsageError:
+    """The error for an optional extra that is not installed, with the command that
+    installs it."""
+    needs = {"onnx": "onnxruntime and onnx", "plot": "matplotlib"}[extra]
+    return UsageError(f"{what} needs {needs}: pip install 'stcli[{extra}]'")

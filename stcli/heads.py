@@ -1,7 +1,7 @@
 """Custom classifier heads: a linear layer trained on pooled backbone features.
 
 A head replaces SqueezeTime's ``fc_cls`` (2048-d pooled feature -> class logits) so that
-the backbone recognizes a user's own classes. ``train_head`` fits it on features of
+the backbone recognizes a user's own classes. ``fit_head`` fits it on features of
 labelled clips, ``save_head`` writes it as a ``NAME.head`` folder (``head.safetensors``
 for the tensors, ``head.json`` for labels and provenance) and ``load_head`` reads one
 back, executing nothing.
@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from .errors import UsageError, reading
-from .reports import write_atomic, write_atomic_bytes
+from .fileio import write_atomic, write_atomic_bytes
+from .version import __version__
 
 FORMAT = "stcli-head"
 FORMAT_VERSION = 1
@@ -155,7 +156,7 @@ def _split(group_label: np.ndarray, val_fraction: float, seed: int) -> np.ndarra
     return val_group
 
 
-def train_head(
+def fit_head(
     features: np.ndarray, labels: Sequence[str], groups: Sequence[Any] | None = None, *,
     val_fraction: float = 0.2, seed: int = 0, weight_decay: float = 1e-4,
     max_epochs: int = 300, patience: int = 30, lr: float = 1e-2,
@@ -211,8 +212,6 @@ def train_head(
     w_raw, b_raw = _fold(*fitted, mean, scale)
     report = _report(x, y, group_index, train, Head(w_raw, b_raw, classes), class_weights,
                      epochs, best_epoch, warnings)
-    from . import __version__
-
     settings = {"optimizer": "AdamW", "lr": lr, "weight_decay": weight_decay,
                 "max_epochs": max_epochs, "patience": patience, "val_fraction": val_fraction,
                 "seed": seed, "standardized": True}
@@ -476,8 +475,6 @@ def load_head(path: str | Path) -> Head:
         raise UsageError(f"{info_path}: not an stcli head description; {_MAKE_ONE}")
     version = info.get("format_version")
     if version != FORMAT_VERSION:
-        from . import __version__
-
         raise UsageError(f"{info_path}: head format version {version!r} is not supported by "
                          f"stcli {__version__} (it reads version {FORMAT_VERSION}); upgrade "
                          "stcli or train the head again")

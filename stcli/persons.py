@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import UsageError, reading
+from .settings import DetectSettings
 
 PROPOSAL_FORMAT = "expected video_id,timestamp,x1,y1,x2,y2[,score] normalized to [0, 1]"
 NMS_IOU = 0.45
@@ -327,8 +328,8 @@ def _select(
     return PersonBoxes(boxes[keep].astype(np.float32), scores[order][keep].astype(np.float32))
 
 
-class _Detector:
-    """A detector: it looks at every keyframe image and lists no timestamps of its own."""
+class _PersonDetector:
+    """A person detector: it looks at every keyframe image and lists no timestamps of its own."""
 
     name: str
 
@@ -343,7 +344,7 @@ class _Detector:
         raise NotImplementedError
 
 
-class HogPersons(_Detector):
+class HogPersons(_PersonDetector):
     """OpenCV's HOG people detector; see the module docstring for what it finds."""
 
     name = "hog"
@@ -435,7 +436,7 @@ def letterbox(frame: np.ndarray, height: int, width: int) -> tuple[np.ndarray, f
     return canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0, ratio, left, top
 
 
-class OnnxPersons(_Detector):
+class OnnxPersons(_PersonDetector):
     """A user's ONNX person detector (YOLO-style outputs; see the module docstring)."""
 
     def __init__(self, path: str | Path, layout: str | None = None,
@@ -498,6 +499,13 @@ class OnnxPersons(_Detector):
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
+
+
+def person_source(settings: DetectSettings) -> PersonSource:
+    """The person source ``stcli detect``'s settings name (read or loaded now, so that a
+    bad file or model fails before any video is decoded)."""
+    return make_person_source(settings.proposals, settings.person_detector,
+                              settings.person_threshold)
 
 
 def make_person_source(

@@ -14,12 +14,16 @@ from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
-from .errors import PresetError
+from .errors import PresetError, UsageError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
+
+# The preset each task uses when none is named (the library and the CLI alike).
+DEFAULT_PRESETS = {"recognition": "k400", "detection": "ava21"}
+_VIEWS = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
 
 # Installed, ``presets/`` is the package ``stcli.preset_files`` (see pyproject.toml); in a
 # source checkout it is read from the repository root.
@@ -42,6 +46,17 @@ class Protocol:
     def views(self) -> str:
         """The protocol as ``NxC`` (clips x crops), the form ``--views`` takes."""
         return f"{self.num_clips}x{self.crops}"
+
+
+def parse_views(text: str) -> tuple[int, int]:
+    """``"10x3"`` -> ``(10, 3)``: clips x crops, crops in {1, 3}."""
+    match = _VIEWS.match(text or "")
+    if not match:
+        raise UsageError(f"--views '{text}' is not of the form NxC (for example 10x3 or 1x1)")
+    clips, crops = int(match.group(1)), int(match.group(2))
+    if clips < 1 or crops not in (1, 3):
+        raise UsageError(f"--views '{text}': need at least 1 clip and 1 or 3 crops")
+    return clips, crops
 
 
 @dataclass(frozen=True)
@@ -77,6 +92,20 @@ class Preset:
     def labels(self) -> list[str]:
         """Class names in checkpoint output order."""
         return _read_labels(self.labels_file)
+
+    def protocol(self, views: str | None = None, fast: bool = False) -> Protocol:
+        """The official test protocol, the fast (validation) setting, or either with
+        ``NxC`` views (clips x crops)."""
+        base = self.fast if fast else self.test
+        if views is None:
+            return base
+        clips, crops = parse_views(views)
+        if crops == 3 and base.short_side != base.crop_size:
+            raise UsageError(
+                f"three crops need the short side ({base.short_side}) to equal the crop size "
+                f"({base.crop_size}); use --views {clips}x1 with --fast"
+            )
+        return Protocol(clips, crops, base.short_side, base.crop_size)
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,6 @@ and ffmpeg encodes them.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import UsageError, VideoError
+from .errors import VideoError, extra_missing
+from .fileio import atomic_path, write_atomic_bytes
 from .results import Detection, Keyframe, PersonActions
 from .video import VideoInfo, open_video
 
@@ -30,9 +30,9 @@ _TOP_CLASSES = 5
 def require_matplotlib() -> None:
     """Fail early, with the fix, when matplotlib is missing."""
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib  # noqa: F401 - the optional 'plot' extra
     except ImportError as exc:
-        raise UsageError("--plot needs matplotlib: pip install 'stcli[plot]'") from exc
+        raise extra_missing("--plot", "plot") from exc
 
 
 def plot_timeline(path: str | Path, result: Any, top: int = _TOP_CLASSES) -> Path:
@@ -43,8 +43,6 @@ def plot_timeline(path: str | Path, result: Any, top: int = _TOP_CLASSES) -> Pat
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
     import numpy as np
-
-    from .reports import write_atomic_bytes
 
     ws = result.window_scores
     order = np.argsort(-ws.scores.max(axis=0, initial=0.0), kind="stable")[:top]
@@ -282,20 +280,6 @@ class _H264Writer:
         return VideoError(self.label, f"encoding failed: {detail}")
 
 
-def _temporary_beside(target: Path) -> Path:
-    """An empty temporary file in ``target``'s folder (so that the final rename is atomic);
-    :class:`VideoError` when that folder does not exist or cannot be written."""
-    if target.is_dir():
-        raise VideoError(target, "is a directory; give a file name such as annotated.mp4")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                   dir=target.parent)
-    except OSError as exc:
-        raise VideoError(target, f"cannot be written ({exc.strerror}: {target.parent})") from exc
-    os.close(fd)
-    return Path(tmp)
-
-
 def render_detections(
     source: str | Path, detection: Detection, out: str | Path, threshold: float = 0.5,
     top: int = 3, progress: Callable[[int], None] | None = None,
@@ -314,14 +298,15 @@ def render_detections(
     Raises :class:`VideoError` naming ``source`` when it cannot be decoded, naming ``out``
     when it cannot be written or encoded.
     """
-    from .reports import _UMASK  # read once at import there, before any thread exists
-
     target = Path(out)
-    # The output's folder is checked first: a typo there should not cost a decoding pass.
-    tmp = _temporary_beside(target)
+    if target.is_dir():
+        raise VideoError(target, "is a directory; give a file name such as annotated.mp4")
     writer = None
     try:
-        with open_video(source, sequential=True) as video:
+        # The output's folder is checked first (atomic_path makes the temporary file
+        # there): a typo should not cost a decoding pass.
+        with atomic_path(target, make_folder=False) as tmp, \
+                open_video(source, sequential=True) as video:
             info = video.info
             # A rate ffprobe could not tell: the detection's own, else the commonest one.
             fps = info.fps if info.fps > 0 else (detection.fps if detection.fps > 0 else 25.0)
@@ -340,11 +325,11 @@ def render_detections(
                     progress(len(chunk))
             writer.finish()
             writer = None
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs follow the umask
-        os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         if writer is not None:
             writer.abort()
-        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # the temporary file or the final rename
+            raise VideoError(target, f"cannot be written ({exc.strerror or exc}: "
+                             f"{target.parent})") from exc
         raise
     return target

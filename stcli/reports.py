@@ -1,6 +1,6 @@
 """Result records -> CSV / JSON / JSONL / per-video files. The only module that knows
-column names. Every file is written atomically: a temporary file beside the target,
-then a rename, so a reader never sees half a report."""
+column names. Every file is written atomically (``fileio``), so a reader never sees half
+a report."""
 
 from __future__ import annotations
 
@@ -10,18 +10,17 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .choices import OutputFormat, ScoresFormat
 from .errors import UsageError
+from .fileio import write_atomic, write_atomic_bytes
 from .results import Result
+from .version import __version__
 
-FORMATS = ("table", "json", "jsonl", "csv")
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)  # read once, at import, before any thread could race on it
 CLASSIFY_COLUMNS = (
     "video", "status", "error", "rank", "class_id", "label", "score",
     "frames", "fps", "duration_s", "views", "preset", "seconds",
@@ -30,11 +29,11 @@ _RECORD_KEYS = ("video", "status", "error", "frames", "fps", "duration_s", "view
                 "seconds", "topk")
 
 
-def format_from_path(path: str | os.PathLike[str]) -> str:
+def format_from_path(path: str | os.PathLike[str]) -> OutputFormat:
     """Output format implied by a file name's extension."""
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix in ("json", "jsonl", "csv"):
-        return suffix
+        return OutputFormat(suffix)
     raise UsageError(
         f"--out {path}: cannot tell the format from the extension; use .csv, .json or .jsonl"
     )
@@ -90,7 +89,7 @@ class Layout:
         if fmt in ("jsonl", "csv"):
             head = self.header() if fmt == "csv" else ""
             return head + "".join(self.render_line(r, fmt) for r in records)
-        raise UsageError(f"unknown format '{fmt}': choose one of {', '.join(FORMATS)}")
+        raise UsageError(f"format '{fmt}' is not a file format; use json, jsonl or csv")
 
     def render_line(self, rec: dict[str, Any], fmt: str) -> str:
         """One record in a streamable format (a ``jsonl`` line or ``csv`` rows, no header)."""
@@ -134,8 +133,6 @@ def localize_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
 def activitynet_document(records: Sequence[dict[str, Any]], meta: dict[str, Any]) -> dict:
     """The ActivityNet/OpenTAD result file: ``results`` keyed by video id, plus stcli's
     settings and every video's status (failed ones included) under ``stcli``."""
-    from . import __version__
-
     ids = unique_stems(r["video"] for r in records)
     results = {
         ids[r["video"]]: [
@@ -202,8 +199,6 @@ def detect_layout(threshold: float = 0.5) -> Layout:
         return out
 
     def document(records: Sequence[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
-        from . import __version__
-
         return {"version": f"stcli {__version__}", "settings": meta, "videos": list(records)}
 
     return Layout(AVA_COLUMNS, make_record, rows, document, csv_header=False)
@@ -229,9 +224,7 @@ def write_features(folder: str | os.PathLike[str], stem: str, result: Any,
                    meta: dict[str, Any]) -> Path:
     """``folder/<stem>.npy`` (``(T, 2048)``) and ``folder/<stem>.json`` (video facts,
     snippet start/end seconds, ``meta``: preset, checkpoint, settings), both atomic."""
-    import numpy as np
-
-    from . import __version__
+    import numpy as np  # only for writing arrays: reports must not slow --help
 
     path = Path(folder) / f"{stem}.npy"
     buffer = io.BytesIO()
@@ -248,27 +241,6 @@ def write_features(folder: str | os.PathLike[str], stem: str, result: Any,
     }
     write_atomic(path.with_suffix(".json"), json.dumps(sidecar, indent=1) + "\n")
     return path
-
-
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    write_atomic_bytes(path, text.encode("utf-8"))
-
-
-def write_atomic_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename:
-    a reader sees the old file or the new one, never half of one."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; reports follow the umask
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def unique_stems(videos: Iterable[str]) -> dict[str, str]:
@@ -302,8 +274,9 @@ def write_report(folder: str | os.PathLike[str], name: str, rec: dict[str, Any])
 def write_window_scores(folder: str | os.PathLike[str], stem: str, scores: Any, fmt: str) -> Path:
     """Save one video's window scores (``tasks.localize.WindowScores``) as ``.csv`` (one
     row per window: start_s, end_s, then one column per label) or ``.npz``, atomically."""
-    import numpy as np
+    import numpy as np  # only for writing arrays: reports must not slow --help
 
+    fmt = ScoresFormat.parse(fmt)
     path = Path(folder) / f"{stem}.{fmt}"
     if fmt == "csv":
         buffer = io.StringIO()
@@ -313,8 +286,6 @@ def write_window_scores(folder: str | os.PathLike[str], stem: str, scores: Any, 
             writer.writerow([f"{start:.6g}", f"{end:.6g}", *(f"{v:.6g}" for v in row)])
         write_atomic(path, buffer.getvalue())
         return path
-    if fmt != "npz":
-        raise UsageError(f"--scores-format '{fmt}': choose csv or npz")
     buffer = io.BytesIO()
     np.savez_compressed(
         buffer, starts_s=scores.starts_s, ends_s=scores.ends_s, scale_ids=scores.scale_ids,

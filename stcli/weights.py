@@ -3,8 +3,8 @@
 Lookup order for a preset's weights: ``--checkpoint PATH``, then ``$STCLI_WEIGHTS`` (a
 folder), then the cache (``$XDG_CACHE_HOME/stcli``, default ``~/.cache/stcli``). A missing
 file is downloaded from the release URL (or ``$STCLI_MIRROR``, a folder URL holding the
-same file names) to a ``.part`` file, checked to load strictly against the preset, its
-sha256 recorded beside it, and only then renamed into place.
+same file names) to a temporary file beside its place, checked to load strictly against
+the preset, and only then renamed into place, its sha256 recorded beside it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CheckpointError, WeightsError
+from .fileio import atomic_path, write_atomic
 from .presets import Preset
 
 _CHUNK = 1 << 20
@@ -135,24 +136,22 @@ def download_weights(preset: Preset, progress: bool = True, force: bool = False)
     target = cache_dir() / preset.weights_file
     if target.is_file() and not force:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(target.name + ".part")
     url = weights_url(preset)
-    try:
-        _fetch(url, part, progress)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        part.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", None) or exc
-        raise WeightsError(_missing_message(preset, f"download failed: {reason}")) from exc
-    try:
-        _install(preset, part, target)
-    except CheckpointError as exc:
-        raise WeightsError(
-            f"{url} did not give the '{preset.name}' checkpoint ({exc}); put the right file "
-            f"at {target}"
-        ) from exc
-    finally:
-        part.unlink(missing_ok=True)
+    with atomic_path(target) as part:
+        try:
+            _fetch(url, part, progress)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise WeightsError(_missing_message(preset, f"download failed: {reason}")) from exc
+        try:
+            _check(preset, part)
+        except CheckpointError as exc:
+            raise WeightsError(
+                f"{url} did not give the '{preset.name}' checkpoint ({exc}); put the right "
+                f"file at {target}"
+            ) from exc
+        digest = sha256_of(part)
+    _record(target, digest)
     return target
 
 
@@ -164,31 +163,25 @@ def _fetch(url: str, dest: Path, progress: bool) -> None:
         total = int(response.headers.get("Content-Length") or 0) or None
         with tqdm(
             total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-            desc=f"downloading {dest.name[:-5]}", disable=not progress, leave=False,
+            desc=f"downloading {Path(url).name}", disable=not progress, leave=False,
         ) as bar:
             for block in iter(lambda: response.read(_CHUNK), b""):
                 out.write(block)
                 bar.update(len(block))
 
 
-def _install(preset: Preset, source: Path, target: Path) -> Path:
-    """Check ``source`` strictly against the preset, then place it at ``target`` atomically
-    (through ``target.part``) with its sha256 recorded beside it."""
+def _check(preset: Preset, source: Path) -> None:
+    """Raise :class:`CheckpointError` unless ``source`` loads strictly into the preset."""
+    # Imported here: they import torch, which 'stcli weights list/path' must not pay for.
+    from .build import build_network
     from .checkpoints import check_state_dict, read_checkpoint
-    from .runtime import build_model
 
-    check_state_dict(read_checkpoint(source), build_model(preset), preset.name, source)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".part")
-    if source != tmp:
-        shutil.copyfile(source, tmp)
-    try:
-        digest = sha256_of(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _sidecar(target).write_text(f"{digest}  {target.name}\n")
-    return target
+    check_state_dict(read_checkpoint(source), build_network(preset), preset.name, source)
+
+
+def _record(target: Path, digest: str) -> None:
+    """Note the sha256 of a file stcli placed, beside it."""
+    write_atomic(_sidecar(target), f"{digest}  {target.name}\n")
 
 
 def import_weights(preset: Preset, file: str | Path) -> Path:
@@ -196,7 +189,13 @@ def import_weights(preset: Preset, file: str | Path) -> Path:
     source = Path(file).expanduser()
     if not source.is_file():
         raise WeightsError(f"{source}: file not found")
-    return _install(preset, source, cache_dir() / preset.weights_file)
+    _check(preset, source)
+    target = cache_dir() / preset.weights_file
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+        digest = sha256_of(tmp)
+    _record(target, digest)
+    return target
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from stcli import backends
-from stcli.backends import TorchEngine, resolve_backend
+from stcli import engines as backends
+from stcli.build import load_network as load_model
+from stcli.engines import TorchEngine, resolve_backend
 from stcli.errors import UsageError
-from stcli.export import cache_path, input_shape
 from stcli.heads import Head
+from stcli.onnx_export import cache_path, input_shape
 from stcli.presets import load_preset
-from stcli.runtime import load_model
 from stcli.tasks.classify import load_recognizer
 from stcli.tasks.detect import DetectSettings, load_detector
 from stcli.tasks.features import FeatureSettings, load_extractor
@@ -183,7 +183,7 @@ def test_cli_default_backend_is_onnxruntime_and_agrees_with_torch(reference_chec
 
 
 def test_onnx_checkpoint_for_another_preset_or_with_torch_is_refused(tmp_path) -> None:
-    from stcli.export import export_onnx
+    from stcli.onnx_export import export_onnx
 
     preset = load_preset("hmdb51")
     model = load_model(preset, _hmdb(tmp_path), CPU)

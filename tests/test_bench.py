@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from stcli.bench import EAGER, BenchReport, run_bench
+from stcli.deploy.bench import EAGER, BenchReport, run_bench
 from stcli.errors import UsageError
 from tests.conftest import make_video, run_stcli
 

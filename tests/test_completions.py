@@ -85,7 +85,7 @@ def bash_complete(tmp_path: Path):
     (("stcli", "classify", "--backend", ""), ["auto", "onnxruntime", "torch"]),
     (("stcli", "detect", "--precision", ""), ["bf16", "fp16", "fp32"]),
     (("stcli", "export", "--quantize", ""), ["int8"]),
-    (("stcli", "export", "--format", ""), ["onnx"]),
+    (("stcli", "export", "--format", ""), ["json", "table"]),
     (("stcli", "features", "--dtype", ""), ["float16", "float32"]),
     (("stcli", "train-head", "--format", ""), ["json", "table"]),
     (("stcli", "classify", "--pres"), ["--preset"]),

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from stcli.sampling import keyframe_frames, keyframe_indices, keyframe_times, release_points
-from stcli.tasks.detect import DetectSettings, load_detector, parse_timestamps
+from stcli.settings import DetectSettings, parse_timestamps
+from stcli.tasks.detect import load_detector
 from stcli.transforms import normalize, resize_frames
 from stcli.video import open_video
 from tests.conftest import make_video, run_stcli, warm_onnx_cache
@@ -64,7 +65,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_scores_equal_the_network_on_the_clip_built_by_hand(scene, reference_checkpoint) -> None:
     detector = load_detector(checkpoint=reference_checkpoint("ava"), device="cpu",
-                             progress=False, batch_size=3)
+                             progress=False, batch_size=3, backend="torch")
     settings = DetectSettings(keyframe_interval=1.0, proposals=str(scene["proposals"]))
     (result,) = detector.detect(scene["video"], settings)
     assert result.status == "ok" and result.persons_from.startswith("proposals:")

@@ -17,15 +17,15 @@ from typer.testing import CliRunner
 
 from stcli.cli.evaluate import evaluate_app
 from stcli.errors import UsageError
-from stcli.evaluate.thumos import (
-    Detection,
+from stcli.evaluate.localization import (
     GroundTruth,
     Instance,
     evaluate_localization,
     load_ground_truth,
     load_predictions,
-    report_to_dict,
 )
+from stcli.evaluate.localization import PredictedSegment as Detection
+from stcli.evaluate.localization import localization_report_to_dict as report_to_dict
 
 G, D = Instance, Detection  # ground truth, detection
 EXACT = 1e-12  # for fractions such as 2/3 that binary floating point cannot hold

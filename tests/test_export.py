@@ -10,16 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from stcli.errors import UsageError
-from stcli.export import export_onnx, read_metadata
-from stcli.presets import load_preset
-from stcli.quantize import (
+from stcli.build import load_network as load_model
+from stcli.deploy.quantize import (
     Agreement,
     QuantReport,
     agreement,
     split_heldout,
 )
-from stcli.runtime import load_model
+from stcli.errors import UsageError
+from stcli.onnx_export import export_onnx
+from stcli.onnx_meta import read_metadata
+from stcli.presets import load_preset
 from tests.conftest import make_video, run_stcli
 from tests.reference import FIXTURES, reference_input
 
@@ -159,7 +160,7 @@ def test_export_int8_cli_reports_agreement_and_the_model_classifies(
     out = tmp_path / "k400_int8.onnx"
     proc = run_stcli("export", "--preset", "k400", "-c", str(ckpt), "--quantize", "int8",
                      "--calibrate", str(videos), "--calibration-clips", "12", "--out", str(out),
-                     "--json", "-q")
+                     "-f", "json", "-q")
     assert proc.returncode == 0, proc.stderr
     assert "broken.mp4" in proc.stderr  # skipped with its reason, the rest went on
     record = json.loads(proc.stdout)
@@ -191,8 +192,7 @@ def test_export_cli_fp32_then_classify_with_it_matches_torch(
 ) -> None:
     ckpt = reference_checkpoint("k400")
     out = tmp_path / "k400.onnx"
-    proc = run_stcli("export", "--preset", "k400", "--checkpoint", str(ckpt), "--format", "onnx",
-                     "--out", str(out))
+    proc = run_stcli("export", "--preset", "k400", "--checkpoint", str(ckpt), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     record = json.loads(proc.stdout)  # not a terminal: JSON
     assert record["precision"] == "fp32" and record["input_shape"] == [16, 224, 224]
@@ -240,7 +240,7 @@ def test_export_without_onnx_installed_says_what_to_install(monkeypatch, tmp_pat
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_onnx)
-    from stcli.export import export
+    from stcli.deploy.export import export_model as export
 
     with pytest.raises(UsageError, match=r"pip install 'stcli\[onnx\]'"):
         export("k400", tmp_path / "m.onnx")

@@ -17,7 +17,9 @@ from stcli.heads import (
     load_head,
     save_head,
     split_groups,
-    train_head,
+)
+from stcli.heads import (
+    fit_head as train_head,
 )
 
 CLASSES = ("drink", "jump", "run", "wave")

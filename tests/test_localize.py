@@ -42,7 +42,8 @@ def _later(seconds: float) -> list[str]:
 def fitted(tmp_path_factory, reference_checkpoint):
     """A k400-shaped checkpoint whose classes 0, 1, 2 are the three sources."""
     folder = tmp_path_factory.mktemp("fitted")
-    recognizer = load_recognizer(checkpoint=reference_checkpoint("k400"), device="cpu")
+    recognizer = load_recognizer(checkpoint=reference_checkpoint("k400"), device="cpu",
+                                 backend="torch")
     protocol = Protocol(num_clips=5, crops=1, short_side=224, crop_size=224)
     means = []
     for name, pattern in SOURCES.items():
@@ -115,7 +116,8 @@ def test_window_scores_match_direct_computation(fitted, untrimmed):
     """The streaming pass scores each window exactly like decoding its 16 frames alone."""
     checkpoint, _ = fitted
     video, _ = untrimmed
-    localizer = load_localizer(checkpoint=checkpoint, device="cpu", batch_size=3)
+    localizer = load_localizer(checkpoint=checkpoint, device="cpu", batch_size=3,
+                               backend="torch")
     settings = LocalizeSettings(windows=(64, 32), overlap=0.5)
     info, ws = localizer.window_scores(video, settings)
     plan = sliding_windows(info.num_frames, (64, 32), 0.5)

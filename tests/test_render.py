@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stcli import render, reports
+from stcli import fileio, render
 from stcli.errors import VideoError
 from stcli.render import (
     draw_persons,
@@ -93,7 +93,7 @@ def test_render_keeps_frames_size_and_rate_and_holds_boxes(source: Path, tmp_pat
     assert int(stream["nb_read_packets"]) == FRAMES
     assert stream["avg_frame_rate"] == original["avg_frame_rate"] == "25/1"
     assert sum(written) == FRAMES
-    assert os.stat(out).st_mode & 0o777 == 0o666 & ~reports._UMASK
+    assert os.stat(out).st_mode & 0o777 == 0o666 & ~fileio.UMASK
     assert _leftovers(tmp_path) == []
 
     before, after = _frames(source, [5, 20]), _frames(out, [5, 20])

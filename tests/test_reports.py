@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stcli import reports
+from stcli import fileio, reports
 from stcli.errors import UsageError
 from stcli.results import ClassScore, Prediction, VideoFailure
 
@@ -228,7 +228,7 @@ def test_format_from_path_rejects_unknown_extensions(name: str) -> None:
 # -- write_atomic ---------------------------------------------------------------------------
 def test_write_atomic_writes_text_and_leaves_no_temp_file(tmp_path: Path) -> None:
     target = tmp_path / "sub" / "dir" / "preds.csv"
-    reports.write_atomic(target, EXPECTED_CSV)
+    fileio.write_atomic(target, EXPECTED_CSV)
     assert target.read_bytes() == EXPECTED_CSV.encode("utf-8")
     assert sorted(p.name for p in target.parent.iterdir()) == ["preds.csv"]
 
@@ -236,7 +236,7 @@ def test_write_atomic_writes_text_and_leaves_no_temp_file(tmp_path: Path) -> Non
 def test_write_atomic_replaces_existing_file(tmp_path: Path) -> None:
     target = tmp_path / "preds.json"
     target.write_text("old contents that are longer than the new ones\n")
-    reports.write_atomic(target, "[]\n")
+    fileio.write_atomic(target, "[]\n")
     assert target.read_text() == "[]\n"
     assert os.listdir(tmp_path) == ["preds.json"]
 
@@ -244,7 +244,7 @@ def test_write_atomic_replaces_existing_file(tmp_path: Path) -> None:
 def test_write_atomic_keeps_newlines_and_unicode_exact(tmp_path: Path) -> None:
     target = tmp_path / "r.csv"
     text = "a,b\r\nécole,\u52d5\u753b\n"
-    reports.write_atomic(str(target), text)
+    fileio.write_atomic(str(target), text)
     assert target.read_bytes() == text.encode("utf-8")
 
 
@@ -253,7 +253,7 @@ def test_write_atomic_failure_keeps_old_file_and_no_partial(tmp_path: Path) -> N
     target.write_text("previous\n")
     # A lone surrogate cannot be encoded: the write fails half way through the text.
     with pytest.raises(UnicodeEncodeError):
-        reports.write_atomic(target, "x" * 100_000 + "\ud800" + "tail")
+        fileio.write_atomic(target, "x" * 100_000 + "\ud800" + "tail")
     assert target.read_text() == "previous\n"
     assert os.listdir(tmp_path) == ["preds.json"]
 
@@ -261,7 +261,7 @@ def test_write_atomic_failure_keeps_old_file_and_no_partial(tmp_path: Path) -> N
 def test_write_atomic_failure_creates_no_file(tmp_path: Path) -> None:
     target = tmp_path / "new.json"
     with pytest.raises(UnicodeEncodeError):
-        reports.write_atomic(target, "\ud800")
+        fileio.write_atomic(target, "\ud800")
     assert os.listdir(tmp_path) == []
 
 

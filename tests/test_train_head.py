@@ -89,7 +89,7 @@ def trained(clips, reference_checkpoint) -> dict:
 def test_features_equal_the_recognizers_pooled_output(tmp_path, reference_checkpoint) -> None:
     video = make_video(tmp_path / "v.mp4", frames=90, size=(200, 150), fps=FPS)
     extractor = load_extractor(checkpoint=reference_checkpoint("k400"), device="cpu",
-                               batch_size=3, progress=False)
+                               batch_size=3, progress=False, backend="torch")
     (result,) = extractor.extract(video, FeatureSettings(stride=8))
     assert result.status == "ok"
     starts = list(range(0, 90 - 61 + 1, 8))
@@ -97,7 +97,7 @@ def test_features_equal_the_recognizers_pooled_output(tmp_path, reference_checkp
     np.testing.assert_allclose(result.starts_s, np.array(starts) / FPS)
     np.testing.assert_allclose(result.ends_s, (np.array(starts) + 61) / FPS)
     recognizer = load_recognizer(checkpoint=reference_checkpoint("k400"), device="cpu",
-                                 progress=False)
+                                 progress=False, backend="torch")
     size = resized_size(200, 150, 224)
     x, y, k, _ = crop_boxes(*size, 224, 1)[0]
     with open_video(video) as source:

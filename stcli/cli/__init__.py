@@ -1,7 +1,9 @@
-"""The ``stcli`` command line: each command parses options, calls one library function
-and renders the result. One module per command; shared options live in ``_common``.
+"""The ``stcli`` command line: each command parses options into one settings object,
+calls one library function and renders the result. One module per command; shared
+options, logging and output live in ``_common``.
 
-Heavy imports (torch, decoders) happen inside the commands, so ``--help`` is fast.
+Library modules that import torch or the decoders are imported inside the commands, so
+that ``--help`` (and ``import stcli.cli``) stays fast.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from .. import __version__
+from ..version import __version__
 from ._common import state
 from .bench import bench
 from .classify import classify

@@ -1,59 +1,121 @@
-"""What every ``stcli`` command shares: option definitions, error mapping, output.
+"""What every ``stcli`` command shares: option definitions, logging, error mapping, output.
 
-stdout carries results only; progress, per-video errors and summaries go to stderr.
-Exit codes: 0 all videos succeeded, 1 some video failed, 2 usage or setup error,
-130 interrupted (results finished so far are still written).
+stdout carries results only; progress, per-video errors and summaries go to stderr
+through the ``stcli`` logger. Exit codes: 0 all videos succeeded, 1 some video failed,
+2 usage or setup error, 130 interrupted (results finished so far are still written).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import json
+import logging
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from .. import presets
+from ..choices import Backend, Choice, Device, OutputFormat, Precision, SummaryFormat
 from ..errors import StcliError, UsageError
+from ..presets import DEFAULT_PRESETS
+from ..settings import ModelSpec
 
 if TYPE_CHECKING:
     from ..reports import Layout
 
 EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
 state = {"debug": False}
+log = logging.getLogger("stcli.cli")
+F = TypeVar("F", bound=Callable[..., Any])
 
-# -- options shared by every command that runs a model (one definition, used everywhere) --
-PresetOption = Annotated[
-    str, typer.Option("--preset", "-p", help="Model preset (see 'stcli weights list').",
-                      show_default=True)
-]
+
+# -- logging ---------------------------------------------------------------------------------
+class _StderrLines(logging.Handler):
+    """``stcli: [warning: |error: ]message`` lines on the current ``sys.stderr``, written
+    around any progress bar rather than through it."""
+
+    _PREFIX = {logging.WARNING: "warning: ", logging.ERROR: "error: ",
+               logging.CRITICAL: "error: "}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm  # only when there is something to say: keeps --help fast
+
+        try:
+            text = f"stcli: {self._PREFIX.get(record.levelno, '')}{record.getMessage()}"
+            tqdm.write(text, file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never take the command down
+            self.handleError(record)
+
+
+def setup_logging(quiet: bool = False) -> None:
+    """Route the ``stcli`` logger to stderr: info and up, warnings and errors only when
+    ``quiet``, everything with ``--debug``."""
+    logger = logging.getLogger("stcli")
+    if not any(isinstance(h, _StderrLines) for h in logger.handlers):
+        logger.addHandler(_StderrLines())
+    logger.propagate = False  # the application's own root handlers must not repeat lines
+    logger.setLevel(logging.DEBUG if state["debug"] else
+                    logging.WARNING if quiet else logging.INFO)
+
+
+# -- options -------------------------------------------------------------------------------
+def choice_option(choice: type[Choice], *flags: str, help: str) -> Any:  # noqa: A002
+    """An option taking one of ``choice``'s values: they show in the help and complete in
+    the shell. The value arrives as typed and is parsed by the library
+    (``Choice.parse``), so that a wrong one gets the same one-line error there as here."""
+    values = choice.values()
+    return typer.Option(*flags, help=help, metavar=f"[{'|'.join(values)}]",
+                        autocompletion=choice.values)
+
+
+def preset_names() -> list[str]:
+    """The presets, for shell completion (looked up when asked: presets are data)."""
+    return presets.available_presets()
+
+
+PresetOption = Annotated[str, typer.Option(
+    "--preset", "-p", help="Model preset (see 'stcli weights list').",
+    autocompletion=preset_names)]
+PathsArgument = Annotated[list[str], typer.Argument(
+    help="Videos, folders (searched recursively), globs, or '-' to read paths from stdin.",
+    show_default=False)]
 CheckpointOption = Annotated[
     Path | None,
     typer.Option("--checkpoint", "-c", help="Checkpoint file to use instead of the preset's "
                   "cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx "
                   "file made by 'stcli export'.", dir_okay=False),
 ]
-DeviceOption = Annotated[
-    str, typer.Option("--device", help="auto (CUDA when present), cpu or cuda.")
+HeadOption = Annotated[
+    Path | None, typer.Option("--head", help="A NAME.head folder from 'stcli train-head': "
+                              "your classes instead of the preset's.", file_okay=False,
+                              exists=True)
 ]
-BackendOption = Annotated[
-    str, typer.Option("--backend", help="auto (onnxruntime on the CPU when installed: same "
-                      "numbers, faster; torch on CUDA), torch or onnxruntime.")
-]
-PrecisionOption = Annotated[
-    str, typer.Option("--precision", help="fp32; fp16 or bf16 run the torch backend in half "
-                      "precision (meant for --device cuda).")
-]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
-# -- options shared by every command that writes per-video results --
-FormatOption = Annotated[
-    str | None, typer.Option(
-        "--format", "-f", help="table, json, jsonl or csv. Default: table on a terminal, "
-        "json otherwise; with --out only the file is written unless --format is given.",
-        show_default=False)
-]
+DeviceOption = Annotated[str, choice_option(
+    Device, "--device", help="auto (CUDA when present), cpu or cuda.")]
+BackendOption = Annotated[str, choice_option(
+    Backend, "--backend", help="auto (onnxruntime on the CPU when installed: same numbers, "
+    "faster; torch on CUDA), torch or onnxruntime.")]
+PrecisionOption = Annotated[str, choice_option(
+    Precision, "--precision", help="fp32; fp16 or bf16 run the torch backend in half "
+    "precision (meant for --device cuda).")]
+BatchSizeOption = Annotated[int, typer.Option(
+    "--batch-size", min=1, help="Clips per network call (views, windows, snippets or "
+    "keyframe clips).")]
+QuietOption = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No progress bar or summary (warnings and errors still show).")]
+# One rule for -f everywhere: the given format; with --out and no -f, nothing on stdout;
+# otherwise a table on a terminal and JSON in a pipe.
+FORMAT_RULE = ("Default: table on a terminal, json otherwise; with --out only the file is "
+                "written unless --format is given.")
+FormatOption = Annotated[str | None, choice_option(
+    OutputFormat, "--format", "-f", help=f"table, json, jsonl or csv. {FORMAT_RULE}")]
+SummaryFormatOption = Annotated[str | None, choice_option(
+    SummaryFormat, "--format", "-f", help=f"table or json. {FORMAT_RULE}")]
 OutOption = Annotated[
     Path | None, typer.Option("--out", "-o", help="Write results to FILE (.csv, .json or "
                               ".jsonl).", dir_okay=False)
@@ -62,22 +124,50 @@ ReportDirOption = Annotated[
     Path | None, typer.Option("--report-dir", help="Also write one JSON report per video "
                               "into DIR.", file_okay=False)
 ]
-HeadOption = Annotated[
-    Path | None, typer.Option("--head", help="A NAME.head folder from 'stcli train-head': "
-                              "your classes instead of the preset's.", file_okay=False,
-                              exists=True)
-]
 SkipExistingOption = Annotated[
     bool, typer.Option("--skip-existing", help="With --report-dir: reuse the reports of "
                        "videos already done (resumes an interrupted batch).")
 ]
 
 
-def err(message: str) -> None:
-    """One line on stderr."""
-    typer.echo(message, err=True)
+def model_options(task: str, head: bool = True) -> Callable[[F], F]:
+    """Give a command the model options (--preset, --checkpoint, [--head,] --device,
+    --backend, --precision, --batch-size), defined here once, in place of its ``model``
+    parameter, which then receives them as one :class:`~stcli.settings.ModelSpec`."""
+    spec = ModelSpec()
+    added = [("preset", PresetOption, DEFAULT_PRESETS[task]),
+             ("checkpoint", CheckpointOption, None),
+             *([("head", HeadOption, None)] if head else []),
+             ("device", DeviceOption, spec.device.value),
+             ("backend", BackendOption, spec.backend.value),
+             ("precision", PrecisionOption, spec.precision.value),
+             ("batch_size", BatchSizeOption, spec.batch_size)]
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command, eval_str=True)
+        params = list(signature.parameters.values())
+        at = [p.name for p in params].index("model")
+        new = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                                 default=default) for name, annotation, default in added]
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params]
+        params[at : at + 1] = new
+
+        @functools.wraps(command)
+        def wrapper(**options: Any) -> Any:
+            fields = {name: options.pop(name) for name, _, _ in added}
+            with domain_errors():
+                model = ModelSpec(**fields)  # a bad --device fails before anything else
+            return command(**options, model=model)
+
+        wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        del wrapper.__wrapped__  # Typer must read the signature above, not the command's
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
+# -- errors and output -----------------------------------------------------------------------
 def write_stdout(text: str) -> None:
     """Results on stdout, flushed (pipelines read them as they come)."""
     sys.stdout.write(text)
@@ -85,67 +175,62 @@ def write_stdout(text: str) -> None:
 
 
 @contextlib.contextmanager
-def domain_errors() -> Iterator[None]:
-    """Map domain errors to one clean line and an exit code; tracebacks only with --debug."""
+def domain_errors(quiet: bool = False) -> Iterator[None]:
+    """Set up logging; map domain errors to one clean line and an exit code; tracebacks
+    only with --debug."""
+    setup_logging(quiet)
     try:
         yield
     except StcliError as exc:
         if state["debug"]:
             raise
-        err(f"stcli: error: {exc}")
+        log.error("%s", exc)
         raise typer.Exit(exc.exit_code) from None
     except (typer.Exit, typer.Abort):
         raise
     except KeyboardInterrupt:
-        err("stcli: interrupted")
+        log.error("interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:  # noqa: BLE001 - a bug must still end in one clear line
         if state["debug"]:
             raise
-        err(f"stcli: internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+        log.error("internal error: %s: %s (run with --debug for details)",
+                  type(exc).__name__, exc)
         raise typer.Exit(EXIT_SETUP) from None
 
 
-def stdout_format(fmt: str | None, out: Path | None) -> str | None:
+def stdout_format(fmt: str | None, out: Path | None = None,
+                  choices: type[Choice] = OutputFormat) -> Choice | None:
     """What goes to stdout: the given format; nothing when only --out is given; else a
     table on a terminal and JSON in a pipe."""
-    from ..reports import FORMATS
-
-    if fmt is not None and fmt not in FORMATS:
-        raise UsageError(f"--format '{fmt}': choose one of {', '.join(FORMATS)}")
-    if fmt is None and out is not None:
-        return None
-    if fmt is None:
-        return "table" if sys.stdout.isatty() else "json"
-    return fmt
-
-
-def check_outputs(fmt: str | None, out: Path | None) -> None:
-    """Reject a bad --format or --out before any work is done."""
-    from ..reports import format_from_path
-
-    stdout_format(fmt, out)
+    if fmt is not None:
+        return choices.parse(fmt)
     if out is not None:
-        format_from_path(out)
+        return None
+    return choices.parse("table" if sys.stdout.isatty() else "json")
 
 
 def batch_inputs(paths: list[str], fmt: str | None, out: Path | None) -> list[str]:
     """The videos a batch command will process, after checking its output options."""
     from ..inputs import expand_inputs
+    from ..reports import format_from_path
 
-    check_outputs(fmt, out)
+    stdout_format(fmt, out)
+    if out is not None:
+        format_from_path(out)
     videos = expand_inputs(paths)
     if not videos:
         raise UsageError("no videos found in the given paths")
     return videos
 
 
-def progress(total: int, quiet: bool, desc: str) -> Any:
-    """A progress bar on stderr for batches; its ``write`` still reports errors when hidden."""
-    from tqdm import tqdm
+def progress(total: int, quiet: bool, desc: str, unit: str = "video",
+             leave: bool = True) -> Any:
+    """A progress bar on stderr (hidden when quiet or for a single item)."""
+    from tqdm import tqdm  # not at import: keeps --help fast
 
-    return tqdm(total=total, unit="video", file=sys.stderr, desc=desc, dynamic_ncols=True,
-                disable=quiet or total < 2)
+    return tqdm(total=total, unit=unit, file=sys.stderr, desc=desc, dynamic_ncols=True,
+                disable=quiet or total < 2, leave=leave)
 
 
 def run_batch(
@@ -161,6 +246,7 @@ def run_batch(
     still written, then the exit code is 130.
     """
     from .. import reports
+    from ..fileio import write_atomic
 
     stdout_fmt = stdout_format(fmt, out)
     file_fmt = reports.format_from_path(out) if out else None
@@ -168,13 +254,13 @@ def run_batch(
     done = done or {}
     records: dict[str, dict[str, Any]] = dict(done)
     interrupted = False
-    if stdout_fmt == "csv":
+    if stdout_fmt == OutputFormat.CSV:
         write_stdout(layout.header())
     bar = progress(len(videos), quiet, desc)
     bar.update(len(done))
 
     def emit(rec: dict[str, Any]) -> None:
-        if stdout_fmt in ("jsonl", "csv"):
+        if stdout_fmt in (OutputFormat.JSONL, OutputFormat.CSV):
             write_stdout(layout.render_line(rec, stdout_fmt))
 
     try:
@@ -186,7 +272,7 @@ def run_batch(
             if report_dir:
                 reports.write_report(report_dir, names[rec["video"]], rec)
             if rec["status"] != "ok":
-                bar.write(f"stcli: error: {rec['video']}: {rec['error']}", file=sys.stderr)
+                log.error("%s: %s", rec["video"], rec["error"])
             emit(rec)
             bar.update(1)
     except KeyboardInterrupt:
@@ -195,18 +281,18 @@ def run_batch(
         bar.close()
     ordered = [records[v] for v in videos if v in records]
     if out:
-        reports.write_atomic(out, layout.render(ordered, file_fmt, meta))
-    if stdout_fmt == "json":
+        write_atomic(out, layout.render(ordered, file_fmt, meta))
+    if stdout_fmt == OutputFormat.JSON:
         write_stdout(layout.render(ordered, "json", meta))
-    elif stdout_fmt == "table":
+    elif stdout_fmt == OutputFormat.TABLE:
         table(ordered)
     failed = sum(r["status"] != "ok" for r in ordered)
     if interrupted:
-        err(f"stcli: interrupted: {len(ordered)} of {len(videos)} videos done; "
-            "finished results were written")
+        log.error("interrupted: %d of %d videos done; finished results were written",
+                  len(ordered), len(videos))
         raise typer.Exit(EXIT_INTERRUPTED)
-    if not quiet and len(videos) > 1:
-        err(f"stcli: {len(ordered)} videos: {len(ordered) - failed} ok, {failed} failed")
+    if len(videos) > 1:
+        log.info("%d videos: %d ok, %d failed", len(ordered), len(ordered) - failed, failed)
     raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
 
 
@@ -238,7 +324,7 @@ def load_reports(report_dir: Path, videos: list[str]) -> dict[str, dict[str, Any
 
 def print_table(columns: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> None:
     """A rich table on stdout."""
-    from rich.console import Console
+    from rich.console import Console  # not at import: keeps --help fast
     from rich.table import Table
 
     table = Table(show_header=True, header_style="bold")

@@ -9,9 +9,17 @@ from typing import Annotated, Any
 
 import typer
 
-from ._common import CheckpointOption, PresetOption, QuietOption, domain_errors, err, write_stdout
-
-BENCH_FORMATS = ("table", "json")
+from ..choices import Device, SummaryFormat
+from ._common import (
+    CheckpointOption,
+    PresetOption,
+    QuietOption,
+    SummaryFormatOption,
+    choice_option,
+    domain_errors,
+    stdout_format,
+    write_stdout,
+)
 
 
 def bench(
@@ -35,41 +43,37 @@ def bench(
     torch_variants: Annotated[bool, typer.Option(
         "--torch-variants", help="Also TorchScript freezing and torch.compile (about a "
         "minute to compile on 2 cores).")] = False,
-    device: Annotated[str, typer.Option(
-        "--device", help="cpu, auto or cuda (cuda: fail without a GPU). CUDA rows are "
-        "added whenever torch sees a GPU.")] = "cpu",
-    fmt: Annotated[str, typer.Option(
-        "--format", "-f", help="table (rich tables) or json (one object) on stdout.")
-    ] = "table",
+    device: Annotated[str, choice_option(
+        Device, "--device", help="cpu, auto or cuda (cuda: fail without a GPU). CUDA rows "
+        "are added whenever torch sees a GPU.")] = Device.CPU.value,
+    fmt: SummaryFormatOption = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Also write the JSON report to FILE.json.", dir_okay=False)
+        "--out", "-o", help="Write the JSON report to FILE.json.", dir_okay=False)
     ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Measure every backend on this machine: ms per clip, speed-up over eager PyTorch,
     agreement with it, and seconds to classify a video end to end."""
-    with domain_errors():
-        from ..bench import run_bench
+    with domain_errors(quiet):
+        from ..deploy.bench import run_bench
         from ..errors import UsageError
+        from ..fileio import write_atomic
 
-        if fmt not in BENCH_FORMATS:
-            raise UsageError(f"--format '{fmt}': choose one of {', '.join(BENCH_FORMATS)}")
+        stdout_fmt = stdout_format(fmt, out, SummaryFormat)
         if out is not None and out.suffix.lower() != ".json":
             raise UsageError(f"--out {out}: name the file NAME.json")
         report = run_bench(
             preset, checkpoint, video, batch_size=batch_size, repeats=repeats, views=views,
-            int8=int8, torch_variants=torch_variants, device=device, e2e=e2e,
-            log=None if quiet else lambda message: err(f"stcli: {message}"),
+            int8=int8, torch_variants=torch_variants, device=Device.parse(device), e2e=e2e,
+            progress=not quiet,
         )
         record = report.to_dict()
         text = json.dumps(record, indent=2) + "\n"
         if out is not None:
-            from ..reports import write_atomic
-
             write_atomic(out, text)
-        if fmt == "json":
+        if stdout_fmt == SummaryFormat.JSON:
             write_stdout(text)
-        else:
+        elif stdout_fmt == SummaryFormat.TABLE:
             print_report(record)
 
 

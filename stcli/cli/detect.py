@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,25 +10,25 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import StcliError, UsageError
+from ..settings import DetectSettings, ModelSpec
 from ._common import (
-    BackendOption,
-    CheckpointOption,
-    DeviceOption,
     FormatOption,
     OutOption,
-    PrecisionOption,
+    PathsArgument,
     QuietOption,
     ReportDirOption,
     SkipExistingOption,
     batch_inputs,
     domain_errors,
+    model_options,
     print_table,
+    progress,
     resume,
     run_batch,
 )
-from .classify import PathsArgument
 
 ALL_SCORES_THRESHOLD = 0.002  # what AVA evaluation files keep: every score that can matter
+DEFAULTS = DetectSettings()
 
 
 def render_targets(render: Path | None, videos: list[str]) -> dict[str, Path]:
@@ -47,33 +46,33 @@ def render_targets(render: Path | None, videos: list[str]) -> dict[str, Path]:
     return {video: render / f"{stem}.mp4" for video, stem in unique_stems(videos).items()}
 
 
+@model_options("detection", head=False)
 def detect(
     paths: PathsArgument,
-    preset: Annotated[str, typer.Option(
-        "--preset", "-p", help="Detection preset (see 'stcli weights list').")] = "ava21",
-    checkpoint: CheckpointOption = None,
-    device: DeviceOption = "auto",
-    backend: BackendOption = "auto",
-    precision: PrecisionOption = "fp32",
+    model: ModelSpec,
     proposals: Annotated[Path | None, typer.Option(
         "--proposals", help="Person boxes per keyframe: AVA CSV video_id,timestamp,x1,y1,x2,"
         "y2[,score] (normalized) or JSON. Without --keyframe-interval/--timestamps, the "
         "file's timestamps are the keyframes.", dir_okay=False)] = None,
-    detector: Annotated[str, typer.Option(
-        "--detector", help="Person detector when no --proposals: hog (built in, offline) or "
-        "onnx:MODEL.onnx (YOLO-style export; needs pip install 'stcli[onnx]').")] = "hog",
+    person_detector: Annotated[str, typer.Option(
+        "--person-detector", "--detector", help="Person detector when no --proposals: hog "
+        "(built in, offline) or onnx:MODEL.onnx (YOLO-style export; needs pip install "
+        "'stcli[onnx]').", autocompletion=lambda: ["hog", "onnx:"])
+    ] = DEFAULTS.person_detector,
     person_threshold: Annotated[float | None, typer.Option(
         "--person-threshold", help="Minimum person score (default: the detector's own; "
-        "proposals: keep all).")] = None,
+        "proposals: keep all).")] = DEFAULTS.person_threshold,
     keyframe_interval: Annotated[float | None, typer.Option(
-        "--keyframe-interval", help="Seconds between keyframes (default 1.0).")] = None,
+        "--keyframe-interval", help="Seconds between keyframes (default 1.0).")
+    ] = DEFAULTS.keyframe_interval,
     timestamps: Annotated[str | None, typer.Option(
         "--timestamps", help="Keyframe times in seconds, comma-separated.")] = None,
     time_offset: Annotated[float, typer.Option(
         "--time-offset", help="Seconds added to reported times (AVA clips cut at 15:00 use "
-        "900).")] = 0.0,
+        "900).")] = DEFAULTS.time_offset,
     action_threshold: Annotated[float, typer.Option(
-        "--action-threshold", help="Report actions scoring at least this.")] = 0.5,
+        "--action-threshold", help="Report actions scoring at least this.")
+    ] = DEFAULTS.action_threshold,
     all_scores: Annotated[bool, typer.Option(
         "--all-scores", help=f"Report every action scoring >= {ALL_SCORES_THRESHOLD} (for "
         "'stcli evaluate ava').")] = False,
@@ -86,57 +85,45 @@ def detect(
     out: OutOption = None,
     report_dir: ReportDirOption = None,
     skip_existing: SkipExistingOption = False,
-    batch_size: Annotated[int, typer.Option(
-        "--batch-size", min=1, help="Keyframe clips per network call.")] = 8,
     quiet: QuietOption = False,
 ) -> None:
     """Find persons at keyframes and score 80 AVA actions for each (AVA CSV with --out .csv)."""
-    from .. import reports
+    with domain_errors(quiet):
+        from .. import reports
+        from ..persons import person_source
+        from ..tasks.detect import Detector
 
-    with domain_errors():
         videos = batch_inputs(paths, fmt, out)
-        threshold = ALL_SCORES_THRESHOLD if all_scores else action_threshold
-        if not 0.0 <= threshold <= 1.0:
-            raise UsageError(f"--action-threshold {action_threshold}: must be in [0, 1]")
+        if all_scores:
+            action_threshold = ALL_SCORES_THRESHOLD
+        settings = DetectSettings(**DetectSettings.pick(locals()))
         targets = render_targets(render, videos)
-        from ..tasks.detect import DetectSettings, load_detector, parse_timestamps
-
-        settings = DetectSettings(
-            keyframe_interval=keyframe_interval,
-            timestamps=parse_timestamps(timestamps) if timestamps else None,
-            time_offset=time_offset, proposals=str(proposals) if proposals else None,
-            detector=detector, person_threshold=person_threshold,
-        )
-        source = settings.person_source()  # a bad proposals file fails before model loading
+        source = person_source(settings)  # a bad proposals file fails before model loading
         done, todo = resume(report_dir, skip_existing, videos)
-        runner = load_detector(preset, checkpoint, device, progress=not quiet,
-                               batch_size=batch_size,
-                               backend=backend, precision=precision)
+        detector = Detector.load(model, progress=not quiet)
 
         def results() -> Iterator[Any]:
-            for result in runner.iter_detect(todo, settings, source):
+            for result in detector.iter_detect(todo, settings, source):
                 if result.status == "ok" and result.video in targets:
-                    result = _render(result, targets[result.video], threshold, top, quiet)
+                    result = _render(result, targets[result.video], settings, top, quiet)
                 yield result
 
-        meta = {"preset": preset, "checkpoint": str(runner.weights),
-                "action_threshold": threshold, **settings.to_dict()}
-        run_batch(reports.detect_layout(threshold), results(), videos, fmt=fmt, out=out,
-                  report_dir=report_dir, quiet=quiet, desc="detect",
+        meta = {"preset": detector.preset.name, "checkpoint": str(detector.weights),
+                **settings.to_dict()}
+        run_batch(reports.detect_layout(settings.action_threshold), results(), videos,
+                  fmt=fmt, out=out, report_dir=report_dir, quiet=quiet, desc="detect",
                   table=lambda records: _table(records, top), done=done, meta=meta)
 
 
-def _render(result: Any, target: Path, threshold: float, top: int, quiet: bool) -> Any:
+def _render(result: Any, target: Path, settings: DetectSettings, top: int,
+            quiet: bool) -> Any:
     """Draw one video; a failed drawing marks the video failed but keeps its detections."""
-    from tqdm import tqdm
-
     from ..render import render_detections
 
-    bar = tqdm(total=result.frames, unit="frame", file=sys.stderr, desc="render",
-               dynamic_ncols=True, leave=False, disable=quiet)
+    bar = progress(result.frames, quiet, "render", unit="frame", leave=False)
     try:
-        render_detections(result.video, result, target, threshold=threshold, top=top,
-                          progress=bar.update)
+        render_detections(result.video, result, target, threshold=settings.action_threshold,
+                          top=top, progress=bar.update)
     except StcliError as exc:
         return dataclasses.replace(result, status="error", error=f"--render failed: {exc}")
     finally:

@@ -2,36 +2,37 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ..choices import ReportFormat
 from ..errors import UsageError
-from ._common import domain_errors, err, print_table, write_stdout
+from ._common import (
+    FORMAT_RULE,
+    choice_option,
+    domain_errors,
+    log,
+    print_table,
+    stdout_format,
+    write_stdout,
+)
 
 if TYPE_CHECKING:
     from ..evaluate.ava import AvaReport
     from ..evaluate.classification import ClassificationReport
-    from ..evaluate.thumos import LocalizationReport
+    from ..evaluate.localization import LocalizationReport
 
 evaluate_app = typer.Typer(help="Score stcli outputs against ground truth (accuracy, mAP).",
                            no_args_is_help=True)
-REPORT_FORMATS = ("table", "json", "csv")
 
 # -- options and output shared by every evaluate command ----------------------------------
-ReportFormatOption = Annotated[
-    str | None, typer.Option(
-        "--format", "-f", help="table, json or csv. Default: table on a terminal, json "
-        "otherwise; with --out only the file is written unless --format is given.",
-        show_default=False)
-]
+ReportFormatOption = Annotated[str | None, choice_option(
+    ReportFormat, "--format", "-f", help=f"table, json or csv. {FORMAT_RULE}")]
 ReportOutOption = Annotated[
     Path | None, typer.Option(
         "--out", "-o", help="Write the report to FILE (.json or .csv).", dir_okay=False,
@@ -41,8 +42,7 @@ ReportOutOption = Annotated[
 
 def check_report_options(fmt: str | None, out: Path | None) -> None:
     """Reject a bad --format or --out before any file is read."""
-    if fmt is not None and fmt not in REPORT_FORMATS:
-        raise UsageError(f"--format '{fmt}': choose one of {', '.join(REPORT_FORMATS)}")
+    stdout_format(fmt, out, ReportFormat)
     if out is not None and out.suffix.lower() not in (".json", ".csv"):
         raise UsageError(f"--out {out}: use a .json or .csv file")
 
@@ -51,18 +51,17 @@ def emit_report(data: dict[str, Any], csv_text: str, show_table: Callable[[], No
                 fmt: str | None, out: Path | None) -> None:
     """Write --out (JSON or CSV by its suffix, atomically), then the report on stdout in
     ``fmt``; without it a table on a terminal and JSON in a pipe, nothing with only --out."""
-    from ..reports import write_atomic
+    from ..fileio import write_atomic
 
     as_json = json.dumps(data, indent=2) + "\n"
     if out is not None:
         write_atomic(out, as_json if out.suffix.lower() == ".json" else csv_text)
-    if fmt is None and out is None:
-        fmt = "table" if sys.stdout.isatty() else "json"
-    if fmt == "json":
+    chosen = stdout_format(fmt, out, ReportFormat)
+    if chosen == ReportFormat.JSON:
         write_stdout(as_json)
-    elif fmt == "csv":
+    elif chosen == ReportFormat.CSV:
         write_stdout(csv_text)
-    elif fmt == "table":
+    elif chosen == ReportFormat.TABLE:
         show_table()
 
 
@@ -82,19 +81,6 @@ def parse_tiou(text: str) -> tuple[float, ...]:
 
 def _percent(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{100 * value:.2f}"
-
-
-def render_csv(report: LocalizationReport) -> str:
-    """One row per class (AP per threshold, mean, instances), then the mAP row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["class", *(f"ap@{t:g}" for t in report.thresholds), "mean",
-                     "gt_instances"])
-    for label, values in report.ap.items():
-        writer.writerow([label, *values, report.class_mean(label), report.gt_instances[label]])
-    writer.writerow(["mAP", *report.mAP, report.average_mAP,
-                     sum(report.gt_instances.values())])
-    return buffer.getvalue()
 
 
 def print_report_table(report: LocalizationReport) -> None:
@@ -119,7 +105,7 @@ def localization(
         show_default=False)],
     subset: Annotated[str | None, typer.Option(
         "--subset", help="Keep only ground-truth videos of this subset (test, validation).",
-        show_default=False)] = None,
+        show_default=False, autocompletion=lambda: ["test", "validation"])] = None,
     tiou: Annotated[str, typer.Option(
         "--tiou", help="tIoU thresholds, comma-separated.")] = "0.3,0.4,0.5,0.6,0.7",
     fmt: ReportFormatOption = None,
@@ -129,11 +115,12 @@ def localization(
 
     Predictions of labels or videos the ground truth lacks are ignored, counted on stderr.
     """
-    from ..evaluate.thumos import (
+    from ..evaluate.localization import (
         evaluate_localization,
         load_ground_truth,
         load_predictions,
-        report_to_dict,
+        localization_report_csv,
+        localization_report_to_dict,
     )
 
     with domain_errors():
@@ -147,28 +134,14 @@ def localization(
             ignored += f", {report.dropped_unknown_label} ignored (label not in ground truth)"
         if report.dropped_unknown_video:
             ignored += f", {report.dropped_unknown_video} ignored (video not in ground truth)"
-        err(f"stcli: {sum(report.gt_instances.values())} ground-truth segments in "
-            f"{len(report.ap)} classes over {report.gt_videos} videos; "
-            f"{report.predictions_used} predictions used{ignored}")
-        emit_report(report_to_dict(report), render_csv(report),
+        log.info("%d ground-truth segments in %d classes over %d videos; %d predictions used%s",
+                 sum(report.gt_instances.values()), len(report.ap), report.gt_videos,
+                 report.predictions_used, ignored)
+        emit_report(localization_report_to_dict(report), localization_report_csv(report),
                     lambda: print_report_table(report), fmt, out)
 
 
 # -- ava ------------------------------------------------------------------------------------
-def render_ava_csv(report: AvaReport) -> str:
-    """One row per evaluated action (AP empty without ground truth), then the mAP row."""
-    def cell(value: float) -> float | str:
-        return "" if math.isnan(value) else value  # what CSV readers take for missing
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["action_id", "name", "ap", "gt_boxes", "detections"])
-    for c in report.classes:
-        writer.writerow([c.action, c.name, cell(c.ap), c.gt_boxes, c.detections])
-    writer.writerow(["mAP", "", cell(report.mAP), report.gt_boxes, report.detections])
-    return buffer.getvalue()
-
-
 def print_ava_table(report: AvaReport) -> None:
     """AP in percent per evaluated action ("n/a" without ground truth), then the mAP row."""
     from rich.markup import escape  # names are data, not markup
@@ -191,7 +164,7 @@ def _ava_summary(report: AvaReport) -> str:
                (report.detections_empty_box, "detections with an empty box dropped"),
                (report.detections_unannotated,
                 "detections on keyframes without ground truth (false positives)")]
-    return (f"stcli: {report.gt_boxes} ground-truth boxes of {with_gt}/{len(report.classes)} "
+    return (f"{report.gt_boxes} ground-truth boxes of {with_gt}/{len(report.classes)} "
             f"evaluated actions on {report.gt_keyframes} keyframes; {report.detections} "
             f"detections scored on {report.detected_keyframes} keyframes"
             + "".join(f"; {count} {what}" for count, what in dropped if count))
@@ -220,34 +193,21 @@ def ava(
     Per keyframe the 50 best detections are kept; keyframes in --exclude are removed.
     Actions without ground truth have no AP and are left out of the mean.
     """
-    from ..evaluate.ava import ava_report_to_dict, evaluate_ava
+    from ..evaluate.ava import ava_report_csv, ava_report_to_dict, evaluate_ava
 
     with domain_errors():
         check_report_options(fmt, out)
         if not 0.0 < iou <= 1.0:
             raise UsageError(f"--iou {iou:g}: not in (0, 1]")
         report = evaluate_ava(gt, pred, exclude, labels, iou)
-        err(_ava_summary(report))
-        emit_report(ava_report_to_dict(report), render_ava_csv(report),
+        log.info("%s", _ava_summary(report))
+        emit_report(ava_report_to_dict(report), ava_report_csv(report),
                     lambda: print_ava_table(report), fmt, out)
 
 
 # -- classification -----------------------------------------------------------------------
 CONFUSION_UP_TO = 10  # the table shows the confusion matrix of this many classes unasked
 LISTED_VIDEOS = 5  # missing or failed videos named on stderr; the JSON lists them all
-
-
-def render_classification_csv(report: ClassificationReport) -> str:
-    """One row per class (accuracy, support, its confusion row), then the overall row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["class", "accuracy", "support", *report.columns])
-    for c, row in zip(report.classes, report.confusion, strict=True):
-        writer.writerow([c.label, c.accuracy, c.support, *row])
-    # Column sums: how often each label was the top-1 prediction.
-    totals = [sum(column) for column in zip(*report.confusion, strict=True)]
-    writer.writerow(["overall", report.top1, report.videos, *totals])
-    return buffer.getvalue()
 
 
 def print_classification_table(report: ClassificationReport, confusion: bool) -> None:
@@ -279,17 +239,17 @@ def _classification_summary(report: ClassificationReport) -> list[str]:
              (report.matched_by_stem, "matched by file name only"),
              (report.unused_predictions, "predictions of videos not in the ground truth "
               "ignored")]
-    lines = [f"stcli: {report.videos} ground-truth videos in {len(report.classes)} classes; "
+    lines = [f"{report.videos} ground-truth videos in {len(report.classes)} classes; "
              f"{scored} scored" + "".join(f"; {n} {what}" for n, what in notes if n)]
     if 0 < report.max_rank < 5:
-        lines.append(f"stcli: top-5 covers ranks 1-{report.max_rank}: some predictions list "
+        lines.append(f"top-5 covers ranks 1-{report.max_rank}: some predictions list "
                      f"only {report.max_rank} (classify --top-k)")
     if report.missing:
-        lines.append(f"stcli: missing: {some(report.missing)}")
+        lines.append(f"missing: {some(report.missing)}")
     if report.ambiguous:
-        lines.append(f"stcli: file name fits several videos: {some(report.ambiguous)}")
+        lines.append(f"file name fits several videos: {some(report.ambiguous)}")
     if report.failed:
-        lines.append(f"stcli: failed: {some(report.failed)}")
+        lines.append(f"failed: {some(report.failed)}")
     return lines
 
 
@@ -319,12 +279,16 @@ def classification(
     'overall,<top-1>,<videos>,<times each label was predicted>'.
     JSON has everything, top-5 and the missing and failed videos included.
     """
-    from ..evaluate.classification import classification_report_to_dict, evaluate_classification
+    from ..evaluate.classification import (
+        classification_report_csv,
+        classification_report_to_dict,
+        evaluate_classification,
+    )
 
     with domain_errors():
         check_report_options(fmt, out)
         report = evaluate_classification(gt, pred)
         for line in _classification_summary(report):
-            err(line)
-        emit_report(classification_report_to_dict(report), render_classification_csv(report),
+            log.info("%s", line)
+        emit_report(classification_report_to_dict(report), classification_report_csv(report),
                     lambda: print_classification_table(report, confusion), fmt, out)

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ._common import CheckpointOption, PresetOption, QuietOption, domain_errors, err, print_table
+from ..choices import Quantization, SummaryFormat
+from ._common import (
+    CheckpointOption,
+    PresetOption,
+    QuietOption,
+    SummaryFormatOption,
+    choice_option,
+    domain_errors,
+    log,
+    print_table,
+    stdout_format,
+    write_stdout,
+)
 
 
 def export(
@@ -17,18 +28,16 @@ def export(
         "--out", "-o", help="The .onnx file to write.", dir_okay=False)],
     preset: PresetOption = "k400",
     checkpoint: CheckpointOption = None,
-    fmt: Annotated[str, typer.Option("--format", help="Model format: onnx.")] = "onnx",
-    quantize: Annotated[str | None, typer.Option(
-        "--quantize", help="int8: static int8 quantization (recognition presets), calibrated "
-        "on --calibrate videos; prints its agreement with fp32.")] = None,
+    quantize: Annotated[str | None, choice_option(
+        Quantization, "--quantize", help="int8: static int8 quantization (recognition "
+        "presets), calibrated on --calibrate videos; prints its agreement with fp32.")
+    ] = None,
     calibrate: Annotated[list[str] | None, typer.Option(
         "--calibrate", help="Videos or folders whose clips calibrate --quantize (repeatable). "
         "Every fourth video is held out to measure agreement.")] = None,
     calibration_clips: Annotated[int, typer.Option(
         "--calibration-clips", min=1, help="At most this many clips in all.")] = 64,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print the summary as JSON (the default when stdout is not a "
-        "terminal).")] = False,
+    fmt: SummaryFormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Export a preset's model to ONNX (fp32, or int8 with --quantize int8).
@@ -37,27 +46,28 @@ def export(
     Outputs: logits (and features for recognition). Preset, labels, normalization and the
     sampling protocol are in the model's metadata (stcli.* keys).
     """
-    with domain_errors():
-        from ..export import export as export_model
+    with domain_errors(quiet):
+        from ..deploy.export import export_model
         from ..inputs import expand_inputs
 
+        stdout_fmt = stdout_format(fmt, choices=SummaryFormat)
         videos = expand_inputs(calibrate) if calibrate else []
         result = export_model(
-            preset, out, checkpoint=checkpoint, fmt=fmt, quantize=quantize, calibrate=videos,
+            preset, out, checkpoint=checkpoint, quantize=quantize, calibrate=videos,
             max_clips=calibration_clips, progress=not quiet,
-            on_skip=lambda video, reason: err(f"stcli: skipped {video}: {reason}"),
+            on_skip=lambda video, reason: log.warning("skipped %s: %s", video, reason),
         )
         record = result.to_dict()
-        if as_json or not sys.stdout.isatty():
-            sys.stdout.write(json.dumps(record) + "\n")
+        if stdout_fmt == SummaryFormat.JSON:
+            write_stdout(json.dumps(record) + "\n")
         else:
             _table(record)
         report = record["int8"]
         if report and not report["equivalent"]:
             worst = min(s["top1_agreement"] for s in (report["calibration"], report["heldout"])
                         if s)
-            err(f"stcli: warning: the int8 model is NOT equivalent to fp32: top-1 agreement "
-                f"{worst:.1%} < 95%; use the fp32 model where results must match")
+            log.warning("the int8 model is NOT equivalent to fp32: top-1 agreement %.1f%% < "
+                        "95%%; use the fp32 model where results must match", 100 * worst)
 
 
 def _table(record: dict[str, Any]) -> None:

@@ -9,61 +9,53 @@ from typing import Annotated, Any
 
 import typer
 
+from ..choices import FeatureDtype
+from ..settings import FeatureSettings, ModelSpec
 from ._common import (
-    BackendOption,
-    CheckpointOption,
-    DeviceOption,
     FormatOption,
-    PrecisionOption,
-    PresetOption,
+    PathsArgument,
     QuietOption,
     batch_inputs,
+    choice_option,
     domain_errors,
+    model_options,
     print_table,
     run_batch,
 )
-from .classify import PathsArgument
 
 
+@model_options("recognition", head=False)
 def features(
     paths: PathsArgument,
+    model: ModelSpec,
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="Folder for <video>.npy (T, 2048) and <video>.json (snippet times, "
         "settings, checkpoint sha256).", file_okay=False)] = Path("features"),
-    preset: PresetOption = "k400",
-    checkpoint: CheckpointOption = None,
-    device: DeviceOption = "auto",
-    backend: BackendOption = "auto",
-    precision: PrecisionOption = "fp32",
     stride: Annotated[int, typer.Option(
         "--stride", min=1, help="Frames between snippet starts (a snippet is 16 frames, "
-        "every 4th).")] = 4,
+        "every 4th).")] = FeatureSettings.stride,
     fps: Annotated[float | None, typer.Option(
-        "--fps", help="Snippets per second instead of --stride.")] = None,
-    dtype: Annotated[str, typer.Option("--dtype", help="float32 or float16.")] = "float32",
+        "--fps", help="Snippets per second instead of --stride.")] = FeatureSettings.fps,
+    dtype: Annotated[str, choice_option(FeatureDtype, "--dtype", help="float32 or float16.")
+                     ] = FeatureSettings.dtype.value,
     fmt: FormatOption = None,
-    batch_size: Annotated[int, typer.Option(
-        "--batch-size", min=1, help="Snippets per network call.")] = 8,
     quiet: QuietOption = False,
 ) -> None:
     """Extract SqueezeTime snippet features (globally pooled backbone output) per video."""
-    from .. import reports
+    with domain_errors(quiet):
+        from .. import reports
+        from ..tasks.features import FeatureExtractor
 
-    with domain_errors():
         videos = batch_inputs(paths, fmt, None)
-        from ..tasks.features import FeatureSettings, load_extractor
-
-        settings = FeatureSettings(stride=stride, fps=fps, dtype=dtype)
-        extractor = load_extractor(preset, checkpoint, device, progress=not quiet,
-                                   batch_size=batch_size,
-                                   backend=backend, precision=precision)
+        settings = FeatureSettings(**FeatureSettings.pick(locals()))
+        extractor = FeatureExtractor.load(model, progress=not quiet)
         stems = reports.unique_stems(videos)
-        meta = {"preset": preset, "checkpoint": str(extractor.weights),
+        protocol = extractor.preset.test
+        meta = {"preset": extractor.preset.name, "checkpoint": str(extractor.weights),
                 "checkpoint_sha256": extractor.weights_sha256,
                 "input": {"clip_len": extractor.preset.clip_len,
                           "frame_interval": extractor.preset.frame_interval,
-                          "short_side": extractor.preset.test.short_side,
-                          "crop_size": extractor.preset.test.crop_size},
+                          "short_side": protocol.short_side, "crop_size": protocol.crop_size},
                 "settings": settings.to_dict()}
 
         def results() -> Iterator[Any]:

@@ -8,59 +8,61 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import UsageError
+from ..choices import NmsMode, ScoresFormat
+from ..settings import LocalizeSettings, ModelSpec
 from ._common import (
-    BackendOption,
-    CheckpointOption,
-    DeviceOption,
     FormatOption,
-    HeadOption,
     OutOption,
-    PrecisionOption,
-    PresetOption,
+    PathsArgument,
     QuietOption,
     ReportDirOption,
     SkipExistingOption,
     batch_inputs,
+    choice_option,
     domain_errors,
+    model_options,
     print_table,
     resume,
     run_batch,
 )
-from .classify import PathsArgument
+
+DEFAULTS = LocalizeSettings()
 
 
+@model_options("recognition")
 def localize(
     paths: PathsArgument,
-    preset: PresetOption = "k400",
-    checkpoint: CheckpointOption = None,
-    head: HeadOption = None,
-    device: DeviceOption = "auto",
-    backend: BackendOption = "auto",
-    precision: PrecisionOption = "fp32",
+    model: ModelSpec,
     windows: Annotated[str, typer.Option(
         "--windows", help="Window lengths in frames, comma-separated; each window is one "
         "16-frame clip spread over it (64 = every 4th frame, as the checkpoints were "
-        "trained; S-CNN used 16,32,64,128,256,512).")] = "64",
+        "trained; S-CNN used 16,32,64,128,256,512).")
+    ] = ",".join(map(str, DEFAULTS.windows)),
     overlap: Annotated[float, typer.Option(
-        "--overlap", help="Overlap of consecutive windows of one length, in [0, 1).")] = 0.75,
+        "--overlap", help="Overlap of consecutive windows of one length, in [0, 1).")
+    ] = DEFAULTS.overlap,
     stride_s: Annotated[float | None, typer.Option(
-        "--stride-s", help="Window stride in seconds (instead of --overlap).")] = None,
+        "--stride-s", help="Window stride in seconds (instead of --overlap).")
+    ] = DEFAULTS.stride_s,
     classes: Annotated[str | None, typer.Option(
-        "--classes", help="Only these classes: names or ids, comma-separated.")] = None,
+        "--classes", help="Only these classes: names or ids, comma-separated.")
+    ] = DEFAULTS.classes,
     label_map: Annotated[Path | None, typer.Option(
         "--label-map", help="CSV source_class,target_label: fold checkpoint classes into your "
         "labels (probabilities summed).", dir_okay=False, exists=True)] = None,
     min_score: Annotated[float, typer.Option(
-        "--min-score", help="Windows scoring at least this become candidate segments.")] = 0.001,
+        "--min-score", help="Windows scoring at least this become candidate segments.")
+    ] = DEFAULTS.min_score,
     smooth: Annotated[int, typer.Option(
-        "--smooth", min=1, help="Moving average over N windows of the score curve.")] = 1,
-    nms: Annotated[str, typer.Option("--nms", help="soft, hard or none.")] = "soft",
+        "--smooth", min=1, help="Moving average over N windows of the score curve.")
+    ] = DEFAULTS.smooth,
+    nms: Annotated[str, choice_option(NmsMode, "--nms", help="soft, hard or none.")
+                   ] = DEFAULTS.nms.value,
     nms_iou: Annotated[float, typer.Option(
-        "--nms-iou", help="tIoU above which hard NMS suppresses.")] = 0.4,
-    sigma: Annotated[float, typer.Option("--sigma", help="Soft-NMS sigma.")] = 0.5,
+        "--nms-iou", help="tIoU above which hard NMS suppresses.")] = DEFAULTS.nms_iou,
+    sigma: Annotated[float, typer.Option("--sigma", help="Soft-NMS sigma.")] = DEFAULTS.sigma,
     max_segments: Annotated[int, typer.Option(
-        "--max-segments", min=1, help="Segments kept per video.")] = 200,
+        "--max-segments", min=1, help="Segments kept per video.")] = DEFAULTS.max_segments,
     fmt: FormatOption = None,
     out: OutOption = None,
     report_dir: ReportDirOption = None,
@@ -68,38 +70,26 @@ def localize(
     scores_out: Annotated[Path | None, typer.Option(
         "--scores-out", help="Save each video's window scores into DIR (to re-threshold "
         "without running the model again).", file_okay=False)] = None,
-    scores_format: Annotated[str, typer.Option(
-        "--scores-format", help="csv or npz, for --scores-out.")] = "csv",
+    scores_format: Annotated[str, choice_option(
+        ScoresFormat, "--scores-format", help="csv or npz, for --scores-out.")
+    ] = ScoresFormat.CSV.value,
     plot: Annotated[Path | None, typer.Option(
         "--plot", help="Write a PNG timeline per video into DIR (needs matplotlib: "
         "pip install 'stcli[plot]').", file_okay=False)] = None,
-    batch_size: Annotated[int, typer.Option(
-        "--batch-size", min=1, help="Windows per network call.")] = 8,
     quiet: QuietOption = False,
 ) -> None:
     """Find action segments (label, start, end, score) in long videos with sliding windows."""
-    from .. import reports
+    with domain_errors(quiet):
+        from .. import render, reports
+        from ..tasks.localize import Localizer
 
-    with domain_errors():
         videos = batch_inputs(paths, fmt, out)
-        if scores_format not in ("csv", "npz"):
-            raise UsageError(f"--scores-format '{scores_format}': choose csv or npz")
+        scores_format = ScoresFormat.parse(scores_format)
         if plot is not None:
-            from ..render import require_matplotlib
-
-            require_matplotlib()
-        from ..tasks.localize import LocalizeSettings, load_localizer, parse_windows
-
-        settings = LocalizeSettings(
-            windows=parse_windows(windows), overlap=overlap, stride_s=stride_s,
-            classes=classes, label_map=str(label_map) if label_map else None,
-            min_score=min_score, smooth=smooth, nms=nms, nms_iou=nms_iou, sigma=sigma,
-            max_segments=max_segments,
-        )
+            render.require_matplotlib()
+        settings = LocalizeSettings(**LocalizeSettings.pick(locals()))
         done, todo = resume(report_dir, skip_existing, videos)
-        localizer = load_localizer(preset, checkpoint, device, progress=not quiet,
-                                   batch_size=batch_size, head=head,
-                                   backend=backend, precision=precision)
+        localizer = Localizer.load(model, progress=not quiet)
         stems = reports.unique_stems(videos)
 
         def results() -> Iterator[Any]:
@@ -109,12 +99,11 @@ def localize(
                     reports.write_window_scores(scores_out, stems[result.video], ws,
                                                 scores_format)
                 if ws is not None and plot is not None:
-                    from ..render import plot_timeline
-
-                    plot_timeline(plot / f"{stems[result.video]}.png", result)
+                    render.plot_timeline(plot / f"{stems[result.video]}.png", result)
                 yield result
 
-        meta = {"preset": preset, "checkpoint": str(localizer.weights), **settings.to_dict()}
+        meta = {"preset": localizer.preset.name, "checkpoint": str(localizer.weights),
+                **settings.to_dict()}
         run_batch(reports.LOCALIZE, results(), videos, fmt=fmt, out=out,
                   report_dir=report_dir, quiet=quiet, desc="localize", table=_table,
                   done=done, meta=meta)

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from ..choices import SummaryFormat
+from ..settings import ModelSpec, TrainHeadSettings
 from ._common import (
     EXIT_FAILED,
-    BackendOption,
-    CheckpointOption,
-    DeviceOption,
-    PrecisionOption,
-    PresetOption,
     QuietOption,
+    SummaryFormatOption,
     domain_errors,
-    err,
+    log,
+    model_options,
     print_table,
+    progress,
+    stdout_format,
     write_stdout,
 )
 
 
+@model_options("recognition", head=False)
 def train_head(
     clips: Annotated[Path, typer.Argument(
         help="CSV of path,label[,start_s,end_s] (paths relative to the CSV's folder).",
@@ -31,75 +32,61 @@ def train_head(
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="The head to write: a NAME.head folder (weights .safetensors + "
         "JSON metadata).", show_default=False)],
-    preset: PresetOption = "k400",
-    checkpoint: CheckpointOption = None,
-    device: DeviceOption = "auto",
-    backend: BackendOption = "auto",
-    precision: PrecisionOption = "fp32",
+    model: ModelSpec,
     views: Annotated[str, typer.Option(
         "--views", help="Clips x crops sampled per training clip (each view is one "
-        "training row).")] = "3x1",
+        "training row).")] = TrainHeadSettings.views,
     background: Annotated[str | None, typer.Option(
         "--background", help="A label used only to reject windows in 'stcli localize'.")
-    ] = None,
+    ] = TrainHeadSettings.background,
     val_fraction: Annotated[float, typer.Option(
         "--val-fraction", help="Share of each label's clips held out for validation and "
-        "early stopping.")] = 0.2,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and training.")] = 0,
+        "early stopping.")] = TrainHeadSettings.val_fraction,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and training.")
+                    ] = TrainHeadSettings.seed,
     weight_decay: Annotated[float, typer.Option(
-        "--weight-decay", help="L2 penalty of the linear head.")] = 1e-4,
+        "--weight-decay", help="L2 penalty of the linear head.")
+    ] = TrainHeadSettings.weight_decay,
     cache: Annotated[Path | None, typer.Option(
         "--cache", help="Feature cache folder (default: <weights cache>/features).",
         file_okay=False)] = None,
     no_cache: Annotated[bool, typer.Option(
-        "--no-cache", help="Compute every clip's features again, store nothing.")] = False,
-    fmt: Annotated[str, typer.Option(
-        "--format", "-f", help="table or json (the training report, on stdout).")] = "table",
-    batch_size: Annotated[int, typer.Option(
-        "--batch-size", min=1, help="Views per network call.")] = 8,
+        "--no-cache", help="Compute every clip's features again, store nothing.")
+    ] = TrainHeadSettings.no_cache,
+    fmt: SummaryFormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Train a head on labelled clips; use it with classify/localize --head."""
-    with domain_errors():
-        from ..errors import UsageError
-
-        if fmt not in ("table", "json"):
-            raise UsageError(f"--format '{fmt}': choose table or json")
-        from tqdm import tqdm
-
+    with domain_errors(quiet):
         from ..heads import save_head
-        from ..tasks.train_head import HeadTrainer, default_cache, read_clips, train_from_clips
+        from ..tasks.train_head import HeadTrainer, read_clips
 
+        stdout_fmt = stdout_format(fmt, choices=SummaryFormat)
+        settings = TrainHeadSettings(**TrainHeadSettings.pick(locals()))
         rows = read_clips(clips)  # a malformed CSV fails before the model loads
-        trainer = HeadTrainer.load(preset, checkpoint, device, progress=not quiet,
-                                   batch_size=batch_size,
-                                   backend=backend, precision=precision)
-        bar = tqdm(total=len(rows), unit="clip", file=sys.stderr, desc="features",
-                   dynamic_ncols=True, disable=quiet)
+        trainer = HeadTrainer.load(model, progress=not quiet)
+        bar = progress(len(rows), quiet, "features", unit="clip")
 
         def on_clip(clip: Any, error: str | None) -> None:
             if error:
-                bar.write(f"stcli: error: {error} (skipped)", file=sys.stderr)
+                log.error("%s (skipped)", error)
             bar.update(1)
 
         try:
-            head, report, data = train_from_clips(
-                trainer, rows, views=views, source=str(clips), cache=None if no_cache else (
-                    cache or default_cache()), val_fraction=val_fraction, seed=seed,
-                weight_decay=weight_decay, background=background, on_clip=on_clip)
+            head, report, data = trainer.train(rows, settings, source=str(clips),
+                                               on_clip=on_clip)
         finally:
             bar.close()
         path = save_head(head, out)
-        if not quiet:
-            err(f"stcli: features: {data.computed} computed, {data.cached} from cache, "
-                f"{len(data.failed)} clip(s) skipped; head written to {path}")
+        log.info("features: %d computed, %d from cache, %d clip(s) skipped; head written to "
+                 "%s", data.computed, data.cached, len(data.failed), path)
         for warning in report.warnings:
-            err(f"stcli: warning: {warning}")
+            log.warning("%s", warning)
         summary = {"head": str(path), "features_computed": data.computed,
                    "features_cached": data.cached,
                    "skipped": [{"path": c.path, "error": e} for c, e in data.failed],
                    "report": report.to_dict()}
-        if fmt == "json":
+        if stdout_fmt == SummaryFormat.JSON:
             write_stdout(json.dumps(summary, indent=2) + "\n")
         else:
             _table(report)

@@ -9,27 +9,35 @@ from typing import Annotated
 
 import typer
 
-from ..errors import UsageError
+from ..choices import SummaryFormat
 from ..presets import available_presets, load_preset
-from ._common import EXIT_FAILED, QuietOption, domain_errors, err, print_table, write_stdout
+from ._common import (
+    EXIT_FAILED,
+    QuietOption,
+    SummaryFormatOption,
+    domain_errors,
+    log,
+    preset_names,
+    print_table,
+    stdout_format,
+    write_stdout,
+)
 
 weights_app = typer.Typer(help="List, locate, download and import checkpoint files.",
                           no_args_is_help=True)
-PresetArgument = Annotated[str, typer.Argument(help="Preset name.")]
+PresetArgument = Annotated[str, typer.Argument(help="Preset name.",
+                                               autocompletion=preset_names)]
 
 
 @weights_app.command("list")
-def weights_list(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
-) -> None:
+def weights_list(fmt: SummaryFormatOption = None) -> None:
     """Show every preset, its checkpoint file and where (if anywhere) it is stored."""
     from ..weights import status
 
     with domain_errors():
-        if fmt not in ("table", "json"):
-            raise UsageError(f"--format '{fmt}': choose table or json")
+        stdout_fmt = stdout_format(fmt, choices=SummaryFormat)
         rows = [status(load_preset(name)) for name in available_presets()]
-        if fmt == "json":
+        if stdout_fmt == SummaryFormat.JSON:
             write_stdout(json.dumps([dataclasses.asdict(r) for r in rows], indent=2) + "\n")
             return
         print_table(("preset", "file", "stored at", "url"), [
@@ -47,7 +55,8 @@ def weights_path(preset: PresetArgument) -> None:
         found = find_weights(spec)
         if found is None:
             write_stdout(f"{cache_dir() / spec.weights_file}\n")
-            err(f"stcli: {preset}: not stored yet; 'stcli weights download {preset}' puts it here")
+            log.error("%s: not stored yet; 'stcli weights download %s' puts it here", preset,
+                      preset)
             raise typer.Exit(EXIT_FAILED)
         write_stdout(f"{found}\n")
 
@@ -61,7 +70,7 @@ def weights_download(
     """Download a preset's checkpoint into the cache, verify it and record its sha256."""
     from ..weights import download_weights
 
-    with domain_errors():
+    with domain_errors(quiet):
         write_stdout(f"{download_weights(load_preset(preset), progress=not quiet, force=force)}\n")
 
 

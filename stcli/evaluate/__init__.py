@@ -1,19 +1,22 @@
-"""Evaluation of stcli outputs against ground truth.
+"""Evaluation of stcli outputs against ground truth, as the field's official tools score.
 
-``thumos`` scores temporal action localization (THUMOS14 / ActivityNet style): mean AP
-over classes at several tIoU thresholds, matched and interpolated as ActivityNet's
+``localization`` scores temporal action localization (THUMOS14 / ActivityNet style):
+mean AP over classes at several tIoU thresholds, matched and interpolated as ActivityNet's
 ``ANETdetection`` does. ``ava`` scores spatio-temporal action detection (AVA v2.1):
 frame-level mAP at IoU 0.5, as the official AVA evaluator computes it.
 ``classification`` scores video classification: top-1 / top-5 and mean class accuracy,
-per-class accuracy and the top-1 confusion matrix.
+per-class accuracy and the top-1 confusion matrix. ``ap`` holds the average precision the
+first two share. Each module also renders its report as JSON-able data and as CSV.
 """
 
 from __future__ import annotations
 
+from .ap import interpolated_ap
 from .ava import (
     AvaBox,
     AvaClassAP,
     AvaReport,
+    ava_report_csv,
     ava_report_to_dict,
     evaluate_ava,
     evaluate_ava_boxes,
@@ -25,6 +28,7 @@ from .ava import (
 from .classification import (
     ClassAccuracy,
     ClassificationReport,
+    classification_report_csv,
     classification_report_to_dict,
     evaluate_classification,
     evaluate_classification_labels,
@@ -32,15 +36,16 @@ from .classification import (
     read_classification_ground_truth,
     read_classification_predictions,
 )
-from .thumos import (
-    Detection,
+from .localization import (
     GroundTruth,
     Instance,
     LocalizationReport,
+    PredictedSegment,
     evaluate_localization,
     load_ground_truth,
     load_predictions,
-    report_to_dict,
+    localization_report_csv,
+    localization_report_to_dict,
 )
 
 __all__ = [
@@ -49,25 +54,29 @@ __all__ = [
     "AvaReport",
     "ClassAccuracy",
     "ClassificationReport",
-    "Detection",
     "GroundTruth",
     "Instance",
     "LocalizationReport",
+    "PredictedSegment",
+    "ava_report_csv",
     "ava_report_to_dict",
+    "classification_report_csv",
     "classification_report_to_dict",
     "evaluate_ava",
     "evaluate_ava_boxes",
     "evaluate_classification",
     "evaluate_classification_labels",
     "evaluate_localization",
+    "interpolated_ap",
     "load_excluded_keyframes",
     "load_ground_truth",
     "load_label_map",
     "load_predictions",
+    "localization_report_csv",
+    "localization_report_to_dict",
     "match_videos",
     "read_ava_detections",
     "read_ava_ground_truth",
     "read_classification_ground_truth",
     "read_classification_predictions",
-    "report_to_dict",
 ]

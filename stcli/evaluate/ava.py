@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import heapq
+import io
 import math
 import re
 from collections import Counter
@@ -36,7 +37,8 @@ from typing import Any, NamedTuple, NoReturn
 import numpy as np
 
 from ..errors import UsageError, reading
-from .thumos import _interpolated_ap  # the same VOC 2011+ area as TF's compute_average_precision
+from ..presets import preset_root
+from .ap import interpolated_ap
 
 DEFAULT_IOU = 0.5
 DEFAULT_TOP_K = 50  # the official reader keeps 50 detections per keyframe
@@ -49,7 +51,7 @@ EXCLUDED_FORM = "video_id,timestamp"
 _COORD_SLACK = 0.01
 _CORNERS = ("x1", "y1", "x2", "y2")
 
-Keyframe = tuple[str, float]
+KeyframeKey = tuple[str, float]
 
 
 class AvaBox(NamedTuple):
@@ -69,7 +71,7 @@ class AvaBox(NamedTuple):
     score: float = 1.0
 
     @property
-    def keyframe(self) -> Keyframe:
+    def keyframe(self) -> KeyframeKey:
         """``(video_id, timestamp)``: what ground truth and detections are matched on."""
         return (self.video, self.timestamp)
 
@@ -214,7 +216,7 @@ def read_ava_detections(path: str | Path) -> Iterator[AvaBox]:
             for line, fields in _rows(path, (8,), DETECTION_FORM))
 
 
-def load_excluded_keyframes(path: str | Path) -> set[Keyframe]:
+def load_excluded_keyframes(path: str | Path) -> set[KeyframeKey]:
     """Keyframes listed in an excluded-timestamps CSV (``video_id,timestamp`` rows)."""
     return {(fields[0].strip(), _float(fields[1], "timestamp", f"{path}:{line}", EXCLUDED_FORM))
             for line, fields in _rows(path, (2,), EXCLUDED_FORM)}
@@ -233,8 +235,6 @@ def load_label_map(path: str | Path | None = None) -> dict[int, str]:
     shipped list of the 60 actions AVA v2.1 evaluates.
     """
     if path is None:
-        from ..presets import preset_root
-
         source: Traversable = preset_root() / DEFAULT_LABELS
     else:
         source = Path(path)
@@ -304,18 +304,18 @@ def _average_precision(scores: np.ndarray, positions: np.ndarray, hits: np.ndarr
         return math.nan
     ranked = hits[np.lexsort((positions, -scores))]  # descending score, ties in file order
     tp_sum = np.cumsum(ranked)
-    return _interpolated_ap(tp_sum / np.arange(1, len(ranked) + 1), tp_sum / n_gt)
+    return interpolated_ap(tp_sum / np.arange(1, len(ranked) + 1), tp_sum / n_gt)
 
 
 def _top_detections(detections: Iterable[AvaBox], labels: Mapping[int, str], top_k: int,
-                    ) -> tuple[dict[Keyframe, list[tuple]], int, int]:
+                    ) -> tuple[dict[KeyframeKey, list[tuple]], int, int]:
     """Per keyframe, the ``top_k`` best detections of evaluated actions, as the reference
     keeps them; with the number dropped for their action and the number over the cap.
 
     Each keyframe holds a min-heap of the reference's tuples ``(score, action, y1, x1, y2,
     x2)``, so ties at the cap fall the same way, plus the file position for a stable order.
     """
-    heaps: dict[Keyframe, list[tuple]] = {}
+    heaps: dict[KeyframeKey, list[tuple]] = {}
     other = over = 0
     for position, box in enumerate(detections):
         if box.action not in labels:
@@ -334,17 +334,17 @@ def _top_detections(detections: Iterable[AvaBox], labels: Mapping[int, str], top
 
 def evaluate_ava_boxes(
     gt: Iterable[AvaBox], detections: Iterable[AvaBox], labels: Mapping[int, str],
-    excluded: Iterable[Keyframe] = (), iou: float = DEFAULT_IOU, top_k: int = DEFAULT_TOP_K,
+    excluded: Iterable[KeyframeKey] = (), iou: float = DEFAULT_IOU, top_k: int = DEFAULT_TOP_K,
 ) -> AvaReport:
     """Frame-level AP per action of ``labels`` and their mean (the official AVA rules).
 
     ``detections`` is consumed once, keeping at most ``top_k`` per keyframe in memory;
-    ``top_k`` < 1 keeps all. Keyframe timestamps compare as numbers.
+    ``top_k`` < 1 keeps all. KeyframeKey timestamps compare as numbers.
     """
     if not 0.0 < iou <= 1.0:
         raise ValueError(f"IoU threshold must be in (0, 1], got {iou!r}")
     excluded = {(video, float(t)) for video, t in excluded}
-    gt_by_key: dict[Keyframe, list[AvaBox]] = {}
+    gt_by_key: dict[KeyframeKey, list[AvaBox]] = {}
     gt_other = 0
     for box in gt:
         if box.action in labels:
@@ -445,3 +445,17 @@ def ava_report_to_dict(report: AvaReport) -> dict[str, Any]:
             **{name: getattr(report, name) for name in _REPORT_COUNTS},
         },
     }
+
+
+def ava_report_csv(report: AvaReport) -> str:
+    """One row per evaluated action (AP empty without ground truth), then the mAP row."""
+    def cell(value: float) -> float | str:
+        return "" if math.isnan(value) else value  # what CSV readers take for missing
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["action_id", "name", "ap", "gt_boxes", "detections"])
+    for c in report.classes:
+        writer.writerow([c.action, c.name, cell(c.ap), c.gt_boxes, c.detections])
+    writer.writerow(["mAP", "", cell(report.mAP), report.gt_boxes, report.detections])
+    return buffer.getvalue()

@@ -337,3 +337,17 @@ def classification_report_to_dict(report: ClassificationReport) -> dict[str, Any
             "unused_predictions": report.unused_predictions,
         },
     }
+
+
+def classification_report_csv(report: ClassificationReport) -> str:
+    """Header ``class,accuracy,support,<label>,...``; one row per class (top-1 accuracy,
+    videos, its confusion-matrix row); last, ``overall,<top-1>,<videos>,<times each label
+    was the top-1 prediction>``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["class", "accuracy", "support", *report.columns])
+    for c, row in zip(report.classes, report.confusion, strict=True):
+        writer.writerow([c.label, c.accuracy, c.support, *row])
+    totals = [sum(column) for column in zip(*report.confusion, strict=True)]
+    writer.writerow(["overall", report.top1, report.videos, *totals])
+    return buffer.getvalue()

@@ -12,74 +12,25 @@ and is reported as such.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
-from ..errors import UsageError, VideoError
+from ..errors import VideoError
+from ..loader import LoadedModel
+from ..persons import PersonBoxes, PersonSource, person_source
+from ..pipeline import Paths, StreamPlan, complete_clips, run_videos, stream_frames
 from ..results import ActionScore, Detection, Keyframe, PersonActions, Result
-from ..runtime import ModelRunner, complete_clips
 from ..sampling import keyframe_frames, keyframe_indices, keyframe_times
+from ..settings import DetectSettings, ModelSpec
 from ..transforms import normalize, resize_frames
-from ..video import VideoInfo, open_video
-
-if TYPE_CHECKING:
-    from ..persons import PersonBoxes, PersonSource
+from ..video import VideoInfo
 
 DEFAULT_INTERVAL_S = 1.0
-
-
-def parse_timestamps(text: str) -> tuple[float, ...]:
-    """``"1,2.5,7"`` -> ``(1.0, 2.5, 7.0)``: seconds, non-negative, sorted, distinct."""
-    values = set()
-    for item in text.split(","):
-        try:
-            value = float(item)
-        except ValueError:
-            raise UsageError(f"--timestamps '{text}': '{item.strip()}' is not a number of "
-                             "seconds") from None
-        if not value >= 0:
-            raise UsageError(f"--timestamps '{text}': {item.strip()} is negative")
-        values.add(value)
-    return tuple(sorted(values))
-
-
-@dataclass(frozen=True)
-class DetectSettings:
-    """Every knob of ``stcli detect`` that changes the results; recorded in the JSON."""
-
-    keyframe_interval: float | None = None  # seconds; None: 1.0, or the proposals' times
-    timestamps: tuple[float, ...] | None = None
-    time_offset: float = 0.0  # added to reported times (AVA clips start at second 900)
-    proposals: str | None = None
-    detector: str = "hog"
-    person_threshold: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.keyframe_interval is not None and not self.keyframe_interval > 0:
-            raise UsageError(f"--keyframe-interval {self.keyframe_interval}: must be positive")
-        if self.keyframe_interval is not None and self.timestamps is not None:
-            raise UsageError("give --keyframe-interval or --timestamps, not both")
-
-    def person_source(self) -> PersonSource:
-        """Where persons come from: the proposals file, else the detector (read/loaded
-        now, so that a bad file or model fails before any video is decoded)."""
-        from ..persons import make_person_source
-
-        return make_person_source(self.proposals, self.detector, self.person_threshold)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able settings."""
-        data = asdict(self)
-        data["timestamps"] = list(self.timestamps) if self.timestamps is not None else None
-        return data
-
-
-class Detector(ModelRunner):
+class Detector(LoadedModel):
     """A loaded AVA model: person boxes at keyframes -> 80 action scores per person."""
 
     task = "detection"
@@ -111,17 +62,14 @@ class Detector(ModelRunner):
     # -- decoding (background thread, no torch) ------------------------------------------
     def _decode(self, path: str, settings: DetectSettings,
                 source: PersonSource) -> Iterator[Any]:
-        with open_video(path, sequential=True) as video:
-            info = video.info
-            if info.fps <= 0:
-                raise VideoError(path, "has no frame rate; cannot place keyframes in time")
+        def plan(info: VideoInfo) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
             times = self._times(path, info, settings, source)
             centres = keyframe_frames(times, info.fps, info.num_frames)
             clips = keyframe_indices(centres, info.num_frames, self.preset.clip_len,
                                      self.preset.frame_interval)
-            needed = np.unique(clips)
-            yield info, times, centres, clips, needed
-            yield from video.read_chunks(needed, info.frames_per_chunk())
+            return clips, (times, centres)
+
+        return stream_frames(path, "keyframes", plan)
 
     # -- network (this thread) -----------------------------------------------------------
     def action_scores(self, clips: torch.Tensor, rois: torch.Tensor) -> np.ndarray:
@@ -139,7 +87,8 @@ class Detector(ModelRunner):
 
     def _detect(self, path: str, decoded: Iterator[Any], settings: DetectSettings,
                 source: PersonSource, started: float) -> Detection:
-        info, times, centres, clips, needed = next(decoded)
+        plan: StreamPlan = next(decoded)
+        info, clips, (times, centres) = plan.info, plan.clips, plan.context
         size = self.preset.test.crop_size
         wanted = set(centres.tolist())
         video_id = Path(path).stem
@@ -177,7 +126,7 @@ class Detector(ModelRunner):
                                                              strict=True)))
             pending.clear()
 
-        for k, frames in complete_clips(path, decoded, needed, clips, prepare):
+        for k, frames in complete_clips(path, decoded, plan.needed, clips, prepare):
             people = source.find(video_id, stamp(k), frames[int(centres[k])][1])
             if not len(people.boxes):
                 found[k] = Keyframe(stamp(k), int(centres[k]), ())
@@ -199,33 +148,30 @@ class Detector(ModelRunner):
 
     # -- batches -------------------------------------------------------------------------
     def iter_detect(
-        self, paths: str | Path | Iterable[str | Path], settings: DetectSettings | None = None,
+        self, paths: Paths, settings: DetectSettings | None = None,
         source: PersonSource | None = None,
     ) -> Iterator[Result]:
         """One :class:`Detection` (or ``VideoFailure``) per path, in order.
 
-        ``source`` (default: ``settings.person_source()``) finds the persons.
+        ``source`` (default: ``persons.person_source(settings)``) finds the persons.
         """
         settings = settings or DetectSettings()
         # A bad proposals file or detector stops the run before any video is touched.
-        source = source or settings.person_source()
-        return self.run_videos(
+        source = source or person_source(settings)
+        return run_videos(
             paths, lambda p: self._decode(p, settings, source),
             lambda p, decoded, started: self._detect(p, decoded, settings, source, started),
+            self.preset.name,
         )
 
-    def detect(
-        self, paths: str | Path | Sequence[str | Path], settings: DetectSettings | None = None
-    ) -> list[Result]:
+    def detect(self, paths: Paths, settings: DetectSettings | None = None) -> list[Result]:
         """Detect in one path or many; one record per path, in order."""
         return list(self.iter_detect(paths, settings))
 
 
-def load_detector(
-    preset: str = "ava21", checkpoint: str | Path | None = None, device: str = "cpu",
-    download: bool = True, progress: bool = True, batch_size: int = 8,
-    backend: str = "torch", precision: str = "fp32",
-) -> Detector:
-    """Load an AVA preset's model (fetching its weights on first use) ready to ``detect``."""
-    return Detector.load(preset, checkpoint, device, download, progress, batch_size,
-                         backend=backend, precision=precision)
+def load_detector(preset: str | None = None, checkpoint: str | Path | None = None, *,
+                  download: bool = True, progress: bool = True, **spec: Any) -> Detector:
+    """Load an AVA preset's model ready to ``detect`` (weights fetched on first use);
+    ``spec`` holds the other :class:`~stcli.settings.ModelSpec` fields."""
+    return Detector.load(ModelSpec(preset, checkpoint, **spec), download=download,
+                         progress=progress)

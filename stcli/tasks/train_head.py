@@ -14,7 +14,7 @@ import csv
 import hashlib
 import io
 import json
-import time
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import StcliError, UsageError, reading
-from .classify import Recognizer, choose_protocol
+from ..errors import StcliError, UsageError, VideoError, reading
+from ..fileio import write_atomic_bytes
+from ..heads import Head, TrainingReport, fit_head
+from ..loader import LoadedModel
+from ..pipeline import prepare_views
+from ..settings import ModelSpec, TrainHeadSettings
+from ..weights import cache_dir, sha256_of
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,15 +88,18 @@ class ClipFeatures:
     cached: int = 0
 
 
-class HeadTrainer(Recognizer):
-    """A recognition backbone that turns labelled clips into training features."""
+class HeadTrainer(LoadedModel):
+    """A recognition backbone that turns labelled clips into training features, and
+    those into a head."""
 
     def cache_key(self, clip: TrainClip, views: str) -> str:
         """Content hash of the video plus every setting that changes its features."""
-        from ..weights import sha256_of
-
+        try:
+            video = sha256_of(Path(clip.path))
+        except OSError as exc:
+            raise VideoError(clip.path, f"cannot be read ({exc.strerror or exc})") from exc
         setting = json.dumps({
-            "video": sha256_of(Path(clip.path)), "start": clip.start_s, "end": clip.end_s,
+            "video": video, "start": clip.start_s, "end": clip.end_s,
             "backbone": self.weights_sha256, "preset": self.preset.name, "views": views,
             "clip_len": self.preset.clip_len, "interval": self.preset.frame_interval,
             "version": 1,
@@ -98,44 +108,31 @@ class HeadTrainer(Recognizer):
 
     def clip_features(self, clip: TrainClip, views: str) -> np.ndarray:
         """Pooled features ``(views, 2048)`` of one clip, computed now."""
-        protocol = choose_protocol(self.preset, views)
-        decoded = self._decode(clip.path, protocol, (clip.start_s, clip.end_s))
-        prepared = self._assemble(clip.path, decoded, protocol, time.perf_counter())
+        prepared = prepare_views(clip.path, self.preset, self.preset.protocol(views),
+                                 (clip.start_s, clip.end_s))
         rows = [self.features(batch) for batch in prepared.batches(self.batch_size)]
         return np.concatenate([r.numpy() for r in rows])
 
     def features_of(
-        self, clips: list[TrainClip], views: str = "3x1", cache: Path | None = None,
+        self, clips: list[TrainClip], views: str = TrainHeadSettings.views,
+        cache: Path | None = None,
         on_clip: Callable[[TrainClip, str | None], None] | None = None,
     ) -> ClipFeatures:
         """Features of every readable clip (from ``cache`` when there); unreadable clips
         are listed in ``failed`` and skipped. ``on_clip(clip, error)`` after each."""
-        choose_protocol(self.preset, views)  # a bad --views fails before any work
+        self.preset.protocol(views)  # a bad --views fails before any work
         rows, labels, groups = [], [], []
         out = ClipFeatures(np.empty((0, 0)), labels, groups)
         for index, clip in enumerate(clips):
             error = None
             try:
-                if not Path(clip.path).is_file():
-                    raise UsageError(f"{clip.path}: no such file (line {clip.line})")
-                key = self.cache_key(clip, views)
-                stored = cache / f"{key}.npy" if cache is not None else None
-                if stored is not None and stored.is_file():
-                    feats = np.load(stored)
-                    out.cached += 1
-                else:
-                    feats = self.clip_features(clip, views)
-                    out.computed += 1
-                    if stored is not None:
-                        from ..reports import write_atomic_bytes
-
-                        buffer = io.BytesIO()
-                        np.save(buffer, feats.astype(np.float32))
-                        write_atomic_bytes(stored, buffer.getvalue())
-            except (StcliError, RuntimeError, ValueError, OSError) as exc:
+                feats, cached = self._features(clip, views, cache)
+            except StcliError as exc:
                 error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 out.failed.append((clip, error))
             else:
+                out.cached += cached
+                out.computed += not cached
                 rows.append(feats)
                 labels += [clip.label] * len(feats)
                 groups += [index] * len(feats)
@@ -144,36 +141,58 @@ class HeadTrainer(Recognizer):
         out.features = np.concatenate(rows) if rows else np.empty((0, 2048), np.float32)
         return out
 
+    def _features(self, clip: TrainClip, views: str,
+                  cache: Path | None) -> tuple[np.ndarray, bool]:
+        """One clip's features and whether they came from ``cache``."""
+        if not Path(clip.path).is_file():
+            raise UsageError(f"{clip.path}: no such file (line {clip.line})")
+        stored = cache / f"{self.cache_key(clip, views)}.npy" if cache is not None else None
+        if stored is not None and stored.is_file():
+            try:
+                return np.load(stored), True
+            except (OSError, ValueError):
+                pass  # a damaged cache entry (the disk filled, an edit): compute it again
+        feats = self.clip_features(clip, views)
+        if stored is not None:
+            buffer = io.BytesIO()
+            np.save(buffer, feats.astype(np.float32))
+            try:
+                write_atomic_bytes(stored, buffer.getvalue())
+            except OSError as exc:  # a cache is a saving, not a result: go on without it
+                log.warning("cannot cache features in %s (%s)", cache, exc.strerror or exc)
+        return feats, False
 
-def default_cache() -> Path:
-    """Where training features are cached: ``<weights cache>/features``."""
-    from ..weights import cache_dir
+    def train(
+        self, clips: list[TrainClip], settings: TrainHeadSettings | None = None,
+        source: str = "", on_clip: Callable[[TrainClip, str | None], None] | None = None,
+    ) -> tuple[Head, TrainingReport, ClipFeatures]:
+        """Gather the features of ``clips`` (from ``read_clips``, ``source`` naming where
+        they came from) and fit a head; returns ``(head, report, data)``.
 
-    return cache_dir() / "features"
+        The head's metadata records the preset, the backbone checkpoint's sha256
+        (``--head`` refuses other checkpoints), the sampling protocol and the training
+        report.
+        """
+        settings = settings or TrainHeadSettings()
+        data = self.features_of(clips, settings.views,
+                                settings.cache_folder(cache_dir() / "features"), on_clip)
+        meta = {
+            "preset": self.preset.name, "backbone_sha256": self.weights_sha256,
+            "checkpoint": str(self.weights), "views": settings.views, "clips_csv": source,
+            "clips": len(clips), "failed_clips": [[c.path, e] for c, e in data.failed],
+        }
+        head, report = fit_head(
+            data.features, data.labels, data.groups, val_fraction=settings.val_fraction,
+            seed=settings.seed, weight_decay=settings.weight_decay,
+            background=settings.background, meta=meta,
+        )
+        return head, report, data
 
 
-def train_from_clips(
-    trainer: HeadTrainer, clips: list[TrainClip], *, views: str = "3x1",
-    cache: Path | None = None, val_fraction: float = 0.2, seed: int = 0,
-    weight_decay: float = 1e-4, background: str | None = None, source: str = "",
-    on_clip: Callable[[TrainClip, str | None], None] | None = None,
-) -> tuple[Any, Any, ClipFeatures]:
-    """Gather the features of ``clips`` (from ``read_clips``, ``source`` naming where they
-    came from) and train a head; returns ``(head, report, data)``.
-
-    The head's metadata records the preset, the backbone checkpoint's sha256 (``--head``
-    refuses other checkpoints), the sampling protocol and the training report.
-    """
-    from ..heads import train_head
-
-    data = trainer.features_of(clips, views, cache, on_clip)
-    meta = {
-        "preset": trainer.preset.name, "backbone_sha256": trainer.weights_sha256,
-        "checkpoint": str(trainer.weights), "views": views, "clips_csv": source,
-        "clips": len(clips), "failed_clips": [[c.path, e] for c, e in data.failed],
-    }
-    head, report = train_head(
-        data.features, data.labels, data.groups, val_fraction=val_fraction, seed=seed,
-        weight_decay=weight_decay, background=background, meta=meta,
-    )
-    return head, report, data
+def load_head_trainer(preset: str | None = None, checkpoint: str | Path | None = None, *,
+                      download: bool = True, progress: bool = True,
+                      **spec: Any) -> HeadTrainer:
+    """Load a recognition preset's backbone ready to ``train`` a head (weights fetched on
+    first use); ``spec`` holds the other :class:`~stcli.settings.ModelSpec` fields."""
+    return HeadTrainer.load(ModelSpec(preset, checkpoint, **spec), download=download,
+                            progress=progress)

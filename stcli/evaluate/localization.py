@@ -1,4 +1,4 @@
-"""Temporal action localization metrics, THUMOS14 / ActivityNet style.
+"""Temporal action localization: ActivityNet-style tIoU mAP (THUMOS14, ActivityNet).
 
 Mean AP over ground-truth classes at several tIoU thresholds, as ActivityNet's
 ``ANETdetection`` (used by ActionFormer and OpenTAD) computes it. Two deliberate choices
@@ -11,6 +11,7 @@ than ``--subset`` keeps).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import re
@@ -23,6 +24,7 @@ import numpy as np
 
 from ..errors import UsageError, reading
 from ..inputs import VIDEO_SUFFIXES
+from .ap import interpolated_ap
 
 DEFAULT_TIOU = (0.3, 0.4, 0.5, 0.6, 0.7)
 # The columns of stcli's localize CSV that evaluation reads (others are ignored).
@@ -43,7 +45,7 @@ class Instance:
 
 
 @dataclass(frozen=True)
-class Detection:
+class PredictedSegment:
     """One predicted segment (times in seconds)."""
 
     video: str
@@ -240,7 +242,7 @@ class _VideoIds:
         return vid
 
 
-def load_predictions(path: str | Path) -> list[Detection]:
+def load_predictions(path: str | Path) -> list[PredictedSegment]:
     """Predicted segments from stcli's localize output, ``.json`` or ``.csv``.
 
     JSON is the ActivityNet result form ``{"results": {video: [{"label", "segment",
@@ -260,14 +262,14 @@ def load_predictions(path: str | Path) -> list[Detection]:
     raise UsageError(f"{source}: predictions must be stcli's .json or .csv output")
 
 
-def _load_pred_json(path: Path) -> list[Detection]:
+def _load_pred_json(path: Path) -> list[PredictedSegment]:
     data = _read_json(path)
     results = data.get("results") if isinstance(data, dict) else None
     if not isinstance(results, dict):
         raise UsageError(f"{path}: no 'results' object; expected an ActivityNet-style "
                          "result file such as 'stcli localize --out results.json' writes")
     ids = _VideoIds(path)
-    detections: list[Detection] = []
+    detections: list[PredictedSegment] = []
     for key, entries in results.items():
         where = f"{path}: results['{key}']"
         if not isinstance(entries, list):
@@ -279,13 +281,13 @@ def _load_pred_json(path: Path) -> list[Detection]:
                 raise UsageError(f"{at}: needs 'label', 'segment' and 'score'")
             start, end = _segment(entry["segment"], f"{at}.segment")
             score = _number(entry["score"], f"{at}.score")
-            detections.append(Detection(vid, str(entry["label"]), start, end, score))
+            detections.append(PredictedSegment(vid, str(entry["label"]), start, end, score))
     return detections
 
 
-def _load_pred_csv(path: Path) -> list[Detection]:
+def _load_pred_csv(path: Path) -> list[PredictedSegment]:
     ids = _VideoIds(path)
-    detections: list[Detection] = []
+    detections: list[PredictedSegment] = []
     with reading(path):
         with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
@@ -303,7 +305,7 @@ def _load_pred_csv(path: Path) -> list[Detection]:
                 start, end = _segment([row["start_s"], row["end_s"]], where)
                 score = _number(row["score"], f"{where}: score")
                 vid = ids.get(row["video"], always_stem=True)
-                detections.append(Detection(vid, row["label"], start, end, score))
+                detections.append(PredictedSegment(vid, row["label"], start, end, score))
     return detections
 
 
@@ -316,16 +318,7 @@ def _tiou(start: float, end: float, segments: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def _interpolated_ap(precision: np.ndarray, recall: np.ndarray) -> float:
-    """All-point interpolated AP (VOC 2011+): area under the precision envelope."""
-    mprec = np.concatenate([[0.0], precision, [0.0]])
-    mrec = np.concatenate([[0.0], recall, [1.0]])
-    mprec = np.maximum.accumulate(mprec[::-1])[::-1]  # best precision at any higher recall
-    steps = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
-    return float(np.sum((mrec[steps] - mrec[steps - 1]) * mprec[steps]))
-
-
-def _class_ap(gt: dict[str, np.ndarray], n_gt: int, detections: Sequence[Detection],
+def _class_ap(gt: dict[str, np.ndarray], n_gt: int, detections: Sequence[PredictedSegment],
               thresholds: np.ndarray) -> np.ndarray:
     """AP of one class at each threshold; ``gt`` maps video -> (n, 2) segments."""
     if not detections:
@@ -351,11 +344,11 @@ def _class_ap(gt: dict[str, np.ndarray], n_gt: int, detections: Sequence[Detecti
     fp_sum = np.cumsum(1.0 - tp, axis=1)
     recall = tp_sum / float(n_gt)
     precision = tp_sum / (tp_sum + fp_sum)
-    return np.array([_interpolated_ap(precision[t], recall[t]) for t in range(len(thresholds))])
+    return np.array([interpolated_ap(precision[t], recall[t]) for t in range(len(thresholds))])
 
 
 def evaluate_localization(
-    gt: GroundTruth | Iterable[Instance], pred: Iterable[Detection],
+    gt: GroundTruth | Iterable[Instance], pred: Iterable[PredictedSegment],
     tiou_thresholds: Sequence[float] = DEFAULT_TIOU,
 ) -> LocalizationReport:
     """AP per class and mAP at each tIoU threshold (ActivityNet ``ANETdetection`` rules).
@@ -375,7 +368,7 @@ def evaluate_localization(
     by_class: dict[str, dict[str, list[tuple[float, float]]]] = {c: {} for c in labels}
     for inst in gt.instances:
         by_class[inst.label].setdefault(inst.video, []).append((inst.start, inst.end))
-    used: dict[str, list[Detection]] = {c: [] for c in labels}
+    used: dict[str, list[PredictedSegment]] = {c: [] for c in labels}
     unknown_label = unknown_video = 0
     for det in pred:
         if det.label not in used:
@@ -404,7 +397,7 @@ def evaluate_localization(
     )
 
 
-def report_to_dict(report: LocalizationReport) -> dict[str, Any]:
+def localization_report_to_dict(report: LocalizationReport) -> dict[str, Any]:
     """The report as JSON-able data: thresholds, mAP, average mAP, per-class AP, counts."""
     return {
         "metric": "mAP, ActivityNet ANETdetection matching, all-point interpolated AP",
@@ -425,3 +418,16 @@ def report_to_dict(report: LocalizationReport) -> dict[str, Any]:
             "dropped_unknown_video": report.dropped_unknown_video,
         },
     }
+
+
+def localization_report_csv(report: LocalizationReport) -> str:
+    """One row per class (AP per threshold, mean, instances), then the mAP row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["class", *(f"ap@{t:g}" for t in report.thresholds), "mean",
+                     "gt_instances"])
+    for label, values in report.ap.items():
+        writer.writerow([label, *values, report.class_mean(label), report.gt_instances[label]])
+    writer.writerow(["mAP", *report.mAP, report.average_mAP,
+                     sum(report.gt_instances.values())])
+    return buffer.getvalue()

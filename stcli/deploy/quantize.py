@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from .errors import UsageError, VideoError
-
-if TYPE_CHECKING:
-    from .backends import OnnxEngine
+from ..engines import OnnxEngine
+from ..errors import UsageError, VideoError, extra_missing
+from ..fileio import atomic_path
+from ..onnx_meta import copy_metadata, set_metadata
 
 EQUIVALENT_AGREEMENT = 0.95  # below this the int8 model is reported as not equivalent
 
@@ -133,9 +132,7 @@ def quantize_static_int8(fp32: Path, out: Path, clips: Sequence[np.ndarray]) -> 
         )
         from onnxruntime.quantization.shape_inference import quant_pre_process
     except ImportError as exc:
-        from .export import onnx_extra_missing
-
-        raise onnx_extra_missing("int8 quantization") from exc
+        raise extra_missing("int8 quantization") from exc
     if not clips:
         raise UsageError("no calibration clips: pass --calibrate with videos that decode")
 
@@ -143,26 +140,20 @@ def quantize_static_int8(fp32: Path, out: Path, clips: Sequence[np.ndarray]) -> 
         pass
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="stcli-int8-") as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         # Shape inference + graph cleanup first, as onnxruntime recommends before
         # quantizing (otherwise some convolutions are left in fp32).
         with _quiet_root_logger():
             quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
-        partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
-        try:
-            with _quiet_root_logger():
-                quantize_static(
-                    str(prepared), str(partial), Reader(list(clips)),
-                    quant_format=QuantFormat.QOperator, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    calibration_providers=["CPUExecutionProvider"],
-                )
-            _copy_metadata(fp32, partial, {"precision": "int8"})
-            os.replace(partial, out)
-        finally:
-            partial.unlink(missing_ok=True)
+        with atomic_path(out) as partial, _quiet_root_logger():
+            quantize_static(
+                str(prepared), str(partial), Reader(list(clips)),
+                quant_format=QuantFormat.QOperator, per_channel=True,
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                calibration_providers=["CPUExecutionProvider"],
+            )
+            copy_metadata(fp32, partial, {"precision": "int8"})
     return out
 
 
@@ -177,16 +168,6 @@ def _quiet_root_logger() -> Iterator[None]:
         yield
     finally:
         root.setLevel(level)
-
-
-def _copy_metadata(source: Path, target: Path, updates: dict[str, Any]) -> None:
-    import onnx
-
-    from .export import META_PREFIX, set_metadata
-
-    meta = {p.key: p.value for p in onnx.load(str(source), load_external_data=False)
-            .metadata_props if p.key.startswith(META_PREFIX)}
-    set_metadata(target, {k[len(META_PREFIX):]: v for k, v in meta.items()} | updates)
 
 
 def run_logits(session: Any, clips: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
@@ -210,8 +191,6 @@ def quantize_int8(
 
     A video that fails to decode is skipped (``on_skip(video, reason)``), not fatal.
     """
-    from .backends import OnnxEngine
-
     calibrate_videos, heldout_videos = split_heldout(videos)
     per_video = max(1, max_clips // max(len(videos), 1))
     calibration: list[np.ndarray] = []
@@ -257,7 +236,5 @@ def quantize_int8(
         fp32_ms_per_clip=round(total_ms["fp32"] / measured, 2),
         int8_ms_per_clip=round(total_ms["int8"] / measured, 2),
     )
-    from .export import set_metadata
-
     set_metadata(out, {"int8_report": report.to_dict()})
     return report

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import math
 import os
 import platform
@@ -31,12 +32,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .backends import Engine, OnnxEngine, TorchEngine, cpu_threads
-from .errors import UsageError
-from .presets import Preset, Protocol, load_preset
-from .quantize import softmax
+from ..build import load_network
+from ..engines import Engine, OnnxEngine, TorchEngine, cpu_threads, resolve_device
+from ..errors import UsageError
+from ..onnx_export import cache_path, ensure_exported, input_shape
+from ..onnx_meta import is_onnx
+from ..pipeline import prepare_views
+from ..presets import Preset, Protocol, load_preset
+from ..tasks.classify import Recognizer
+from ..weights import checkpoint_sha256, resolve_weights
+from .quantize import quantize_static_int8, softmax
 
 EAGER = "torch eager"
+log = logging.getLogger(__name__)
 # Person boxes for detection presets, as fractions of the clip: three overlapping people.
 BOXES = ((0.10, 0.10, 0.50, 0.90), (0.40, 0.20, 0.90, 0.95), (0.25, 0.30, 0.70, 0.70))
 
@@ -187,16 +195,16 @@ class _ModelBench:
     """The model-only rows: each built and warmed up in turn, then all timed together."""
 
     def __init__(self, batches: list[Tensor], rois: Tensor | None, task: str,
-                 say: Callable[[str], None], notes: list[str]) -> None:
+                 notes: list[str]) -> None:
         self.batches, self.rois, self.task = batches, rois, task
-        self.say, self.notes = say, notes
+        self.notes = notes
         self.rows: list[_Row] = []
 
     def add(self, name: str, device: str, build: Callable[[], Engine], optional: bool = False,
             setup_s: float = 0.0) -> None:
         """Build a row's engine (timed as its setup, plus ``setup_s`` spent before) and warm
         it up (timed as its first call). ``optional``: a failure becomes a note."""
-        self.say(f"preparing {name}")
+        log.info("preparing %s", name)
         try:
             started = time.perf_counter()
             row = _Row(name, build(), device, 0.0)
@@ -222,7 +230,7 @@ class _ModelBench:
     def measure(self, repeats: int) -> list[ModelRow]:
         """Interleaved timed rounds; one row per backend, compared with the first (eager)."""
         clips, batch_size = sum(len(b) for b in self.batches), len(self.batches[0])
-        self.say(f"timing {len(self.rows)} backends x {repeats} rounds on {clips} clips")
+        log.info("timing %d backends x %d rounds on %d clips", len(self.rows), repeats, clips)
         times = interleaved({r.name: lambda r=r: self.run(r) for r in self.rows}, repeats)
         reference = self.rows[0]
         out = []
@@ -245,27 +253,20 @@ def run_bench(
     preset: str = "k400", checkpoint: str | Path | None = None, video: str | Path | None = None,
     batch_size: int = 8, repeats: int = 3, views: str = "10x3", int8: bool = True,
     torch_variants: bool = False, device: str = "cpu", e2e: bool = True,
-    log: Callable[[str], None] | None = None,
+    progress: bool = True,
 ) -> BenchReport:
     """Measure every backend available here on one video (generated when ``video`` is None).
 
     ``views`` is the classify protocol of the end-to-end rows; the model-only rows take the
     first whole batches of its views (more clips when it has fewer than one batch).
     ``torch_variants`` adds TorchScript freezing and ``torch.compile`` (slow to set up).
-    CUDA rows are added when torch sees a GPU (``device="cuda"`` insists on one). ``log``
-    receives progress lines.
+    CUDA rows are added when torch sees a GPU (``device="cuda"`` insists on one). Progress
+    lines go to the ``stcli`` logger; ``progress`` shows a bar if weights are downloaded.
     """
-    from .export import cache_path, ensure_exported, input_shape, is_onnx
-    from .quantize import quantize_static_int8
-    from .runtime import load_model, resolve_device
-    from .tasks.classify import Recognizer, choose_protocol
-    from .weights import checkpoint_sha256, resolve_weights
-
-    say = log or (lambda _message: None)
     if batch_size < 1 or repeats < 1:
         raise UsageError("--batch-size and --repeats must be at least 1")
     spec = load_preset(preset)
-    protocol = choose_protocol(spec, views)  # a bad --views fails before any work
+    protocol = spec.protocol(views)  # a bad --views fails before any work
     cuda = resolve_device(device).type == "cuda" or torch.cuda.is_available()
     if video is not None and not Path(video).is_file():
         raise UsageError(f"{video}: no such file (--video)")
@@ -284,16 +285,16 @@ def run_bench(
                      "recognition presets and were skipped")
         int8 = e2e = False
     cpu = torch.device("cpu")
-    weights = resolve_weights(spec, checkpoint, progress=log is not None)
+    weights = resolve_weights(spec, checkpoint, progress=progress)
     sha = checkpoint_sha256(weights)
 
     def model(on: torch.device = cpu) -> torch.nn.Module:
         # A fresh copy per row: TorchEngine converts its module in place (channels-last).
-        return load_model(spec, weights, on)
+        return load_network(spec, weights, on)
 
     with tempfile.TemporaryDirectory(prefix="stcli-bench-") as tmp:
         if video is None:
-            say("generating a 10 s 340x256 30 fps test video with ffmpeg")
+            log.info("generating a 10 s 340x256 30 fps test video with ffmpeg")
             source = synthetic_video(Path(tmp))
             video_name = "synthetic: ffmpeg testsrc2, 10 s, 340x256, 30 fps, H.264"
         else:
@@ -301,15 +302,15 @@ def run_bench(
         started = time.perf_counter()
         eager = TorchEngine(model(), cpu, channels_last=False)
         load_s = time.perf_counter() - started
-        say(f"decoding the views of {source}")
+        log.info("decoding the views of %s", source)
         # The protocol's views, with more clips when they fall short of one batch.
         more = replace(protocol, num_clips=max(protocol.num_clips,
                                                math.ceil(batch_size / protocol.crops)))
-        clips = Recognizer(eager, spec, cpu).prepare(source, more).clips
+        clips = prepare_views(source, spec, more).clips
         clips = clips[: len(clips) // batch_size * batch_size]
         batches = list(clips.split(batch_size))
         rois = _rois(batch_size, clips.shape[-1]) if detection else None
-        bench = _ModelBench(batches, rois, spec.task, say, notes)
+        bench = _ModelBench(batches, rois, spec.task, notes)
         bench.add(EAGER, "cpu", lambda: eager, setup_s=load_s)
         bench.add("torch", "cpu", lambda: TorchEngine(model(), cpu))
         if torch_variants:
@@ -322,7 +323,7 @@ def run_bench(
                 notes.append("onnxruntime fp32: the ONNX export was already cached; its "
                              "setup_s excludes exporting (a few seconds, once per checkpoint)")
             bench.add("onnxruntime fp32", "cpu", lambda: OnnxEngine(
-                ensure_exported(spec, weights, sha, progress=log is not None)))
+                ensure_exported(spec, weights, sha)))
             if int8:
                 calibration = [c[None].numpy() for c in clips]
                 bench.add("onnxruntime int8", "cpu", lambda: OnnxEngine(
@@ -339,7 +340,7 @@ def run_bench(
         if e2e:
             names = ("torch", "onnxruntime fp32", "onnxruntime int8", "torch cuda fp32")
             e2e_rows = _end_to_end([r for r in bench.rows if r.name in names], spec, weights,
-                                   source, protocol, batch_size, repeats, say)
+                                   source, protocol, batch_size, repeats)
 
     return BenchReport(
         preset=spec.name, task=spec.task, video=video_name, views=protocol.views,
@@ -350,11 +351,9 @@ def run_bench(
 
 def _end_to_end(
     rows: Sequence[_Row], spec: Preset, weights: Path, video: Path, protocol: Protocol,
-    batch_size: int, repeats: int, say: Callable[[str], None],
+    batch_size: int, repeats: int,
 ) -> list[EndToEndRow]:
     """Time ``classify(video)`` with each row's engine (interleaved rounds)."""
-    from .tasks.classify import Recognizer
-
     top5: dict[str, list[str]] = {}
     fns: dict[str, Callable[[], object]] = {}
     for row in rows:
@@ -367,10 +366,10 @@ def _end_to_end(
                 raise UsageError(f"{video}: classify failed with {name}: {result.error}")
             top5[name] = [s.label for s in result.topk]
 
-        say(f"warming up classify with {row.name}")
+        log.info("warming up classify with %s", row.name)
         run()
         fns[row.name] = run
-    say(f"timing classify with {len(fns)} backends x {repeats} rounds")
+    log.info("timing classify with %d backends x %d rounds", len(fns), repeats)
     times = interleaved(fns, repeats)
     views = protocol.num_clips * protocol.crops
     return [EndToEndRow(

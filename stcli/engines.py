@@ -1,4 +1,4 @@
-"""How a loaded model runs: eager torch (CPU or CUDA, fp32/fp16/bf16) or onnxruntime (CPU).
+"""How a network runs: eager torch (CPU or CUDA, fp32/fp16/bf16) or onnxruntime (CPU).
 
 Tasks never call a network directly; they call an engine's ``logits`` / ``features`` with a
 normalized clip batch (and, for AVA, boxes) and get float32 CPU tensors back, whichever
@@ -12,7 +12,6 @@ torch runs.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,22 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .errors import UsageError
+from .choices import Backend, Device, Precision
+from .errors import UsageError, extra_missing
+from .onnx_meta import read_metadata
 
-BACKENDS = ("auto", "torch", "onnxruntime")
-PRECISIONS = ("fp32", "fp16", "bf16")
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPES = {Precision.FP32: torch.float32, Precision.FP16: torch.float16,
+          Precision.BF16: torch.bfloat16}
+
+
+def resolve_device(device: str | Device) -> torch.device:
+    """``auto`` picks CUDA when torch sees a GPU, else the CPU."""
+    device = Device.parse(device)
+    if device == Device.AUTO:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == Device.CUDA and not torch.cuda.is_available():
+        raise UsageError("--device cuda was requested but torch sees no CUDA GPU; use --device cpu")
+    return torch.device(device.value)
 
 
 def onnxruntime_installed() -> bool:
@@ -35,31 +45,29 @@ def onnxruntime_installed() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
 
 
-def resolve_backend(backend: str, device: torch.device, precision: str = "fp32") -> str:
+def resolve_backend(backend: str | Backend, device: torch.device,
+                    precision: str | Precision = Precision.FP32) -> Backend:
     """The backend that will run: ``torch`` or ``onnxruntime``.
 
     ``auto`` is onnxruntime on the CPU in fp32 when installed (the fastest exact backend
     measured here), torch otherwise.
     """
-    if backend not in BACKENDS:
-        raise UsageError(f"unknown backend '{backend}': choose one of {', '.join(BACKENDS)}")
-    if precision not in PRECISIONS:
-        raise UsageError(f"unknown precision '{precision}': choose one of "
-                         f"{', '.join(PRECISIONS)}")
-    if backend == "auto":
-        use_ort = device.type == "cpu" and precision == "fp32" and onnxruntime_installed()
-        return "onnxruntime" if use_ort else "torch"
-    if backend == "onnxruntime":
+    backend, precision = Backend.parse(backend), Precision.parse(precision)
+    if backend == Backend.AUTO:
+        use_ort = (device.type == "cpu" and precision == Precision.FP32
+                   and onnxruntime_installed())
+        return Backend.ONNXRUNTIME if use_ort else Backend.TORCH
+    if backend == Backend.ONNXRUNTIME:
         if device.type != "cpu":
             raise UsageError("--backend onnxruntime runs on the CPU: use --device cpu, or "
                              "--backend torch for CUDA")
-        if precision != "fp32":
+        if precision != Precision.FP32:
             raise UsageError(f"--precision {precision} is for the torch backend; onnxruntime "
                              "runs the fp32 model (or an int8 one from 'stcli export "
                              "--quantize int8')")
         if not onnxruntime_installed():
-            raise UsageError("--backend onnxruntime needs onnxruntime and onnx: pip install "
-                             "'stcli[onnx]' (or use --backend torch)")
+            raise UsageError(f"{extra_missing('--backend onnxruntime')} (or use --backend "
+                             "torch)")
     return backend
 
 
@@ -99,14 +107,15 @@ class TorchEngine(Engine):
 
     name = "torch"
 
-    def __init__(self, model: nn.Module, device: torch.device, precision: str = "fp32",
+    def __init__(self, model: nn.Module, device: torch.device,
+                 precision: str | Precision = Precision.FP32,
                  channels_last: bool | None = None) -> None:
         self.device = device
-        self.precision = precision
-        self.dtype = DTYPES[precision]
+        self.precision = Precision.parse(precision)
+        self.dtype = DTYPES[self.precision]
         if channels_last is None:
             channels_last = device.type == "cpu"
-        if device.type == "cuda" and precision == "fp32":
+        if device.type == "cuda" and self.precision == Precision.FP32:
             # cuDNN convolutions default to TF32 on Ampere and newer: 10-bit mantissas,
             # not the fp32 that was asked for. (A process-wide switch; fp32 means fp32.)
             torch.backends.cudnn.allow_tf32 = False
@@ -151,8 +160,6 @@ class OnnxEngine(Engine):
 
     def __init__(self, path: str | Path, threads: int | None = None,
                  export_for: Callable[[tuple[int, ...]], Path] | None = None) -> None:
-        from .export import read_metadata
-
         self.path = Path(path)
         self.threads = threads or cpu_threads()
         self.export_for = export_for
@@ -229,7 +236,3 @@ def cpu_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
 
-
-def log(message: str) -> None:
-    """A progress line on stderr (engines are built before any progress bar starts)."""
-    print(f"stcli: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,190 @@
+"""From a :class:`~stcli.settings.ModelSpec` to a loaded model: the one loader every
+command uses.
+
+A :class:`LoadedModel` is what a task needs of a model: the engine that runs the network,
+the preset (sampling, normalization), the class labels and, when one is used, the custom
+head that replaced the classifier. Tasks subclass it to add their own methods; the
+video work itself lives in ``pipeline`` functions they compose.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+import torch
+from torch import Tensor, nn
+
+from .build import load_network
+from .choices import Backend, Precision
+from .engines import Engine, OnnxEngine, TorchEngine, resolve_backend, resolve_device
+from .errors import UsageError
+from .heads import Head, load_head
+from .onnx_export import ensure_exported
+from .onnx_meta import is_onnx
+from .presets import DEFAULT_PRESETS, Preset, load_preset
+from .settings import ModelSpec
+from .weights import checkpoint_sha256, resolve_weights
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound="LoadedModel")
+_COMMANDS = {"recognition": "classify", "detection": "detect"}
+
+
+class LoadedModel:
+    """A network ready to run (an :class:`~stcli.engines.Engine`) with its preset, labels
+    and optional custom head."""
+
+    task: ClassVar[str] = "recognition"  # the preset task this model serves
+
+    def __init__(
+        self, engine: Engine | nn.Module, preset: Preset, device: torch.device,
+        weights: Path | None = None, batch_size: int = 8,
+    ) -> None:
+        self.engine = engine if isinstance(engine, Engine) else TorchEngine(engine, device)
+        self.preset = preset
+        self.device = device
+        self.weights = weights
+        self.batch_size = batch_size
+        self.labels = preset.labels
+        self.head: Head | None = None
+
+    @classmethod
+    def load(cls: type[M], spec: ModelSpec | None = None, *, download: bool = True,
+             progress: bool = True) -> M:
+        """Load the model ``spec`` describes for this task, fetching its weights on first
+        use (``download``; ``progress`` shows a download bar).
+
+        The head, when given, is checked against the weights before anything is loaded or
+        exported; a checkpoint may also be an ``.onnx`` file made by ``stcli export``.
+        """
+        spec = spec or ModelSpec()
+        preset = load_preset(spec.preset or DEFAULT_PRESETS[cls.task])
+        if preset.task != cls.task:
+            raise UsageError(f"preset '{preset.name}' is for {preset.task}, not {cls.task}: "
+                             f"use 'stcli {_COMMANDS.get(preset.task, preset.task)}' for it, "
+                             f"or a {cls.task} preset here")
+        checkpoint, onnx_file = spec.checkpoint, is_onnx(spec.checkpoint)
+        device = spec.device
+        if device == "auto" and (spec.backend == Backend.ONNXRUNTIME or onnx_file):
+            device = "cpu"  # onnxruntime runs on the CPU; "auto" must not pick a GPU here
+        torch_device = resolve_device(device)
+        head = None
+        if spec.head is not None:
+            # A head that does not fit these weights fails before any loading or export.
+            head = load_head(spec.head)
+            if not onnx_file:
+                checkpoint = resolve_weights(preset, checkpoint, download, progress)
+                check_head(head, preset, checkpoint, checkpoint_sha256(checkpoint), spec.head)
+        engine, weights = load_engine(preset, checkpoint, torch_device, spec.backend,
+                                      spec.precision, download=download, progress=progress)
+        log.debug("%s: %s on %s, weights %s", preset.name, engine.describe(), torch_device,
+                  weights)
+        model = cls(engine, preset, torch_device, weights=weights, batch_size=spec.batch_size)
+        if head is not None:
+            model.use_head(head, spec.head)
+        return model
+
+    @property
+    def model(self) -> nn.Module | None:
+        """The torch module (None when onnxruntime runs an exported model)."""
+        return self.engine.model
+
+    @property
+    def backend(self) -> str:
+        """What runs the network, e.g. ``onnxruntime fp32`` or ``torch cuda fp16``."""
+        return self.engine.describe()
+
+    @property
+    def weights_sha256(self) -> str | None:
+        """sha256 of the checkpoint file (the one recorded beside it when stcli stored it)."""
+        # An exported model records the checkpoint it was made from.
+        exported = getattr(self.engine, "meta", {}).get("weights_sha256")
+        if exported or self.weights is None:
+            return exported or None
+        return checkpoint_sha256(self.weights)
+
+    def use_head(self, head: Head, source: str | Path = "head") -> None:
+        """Replace the classifier by a trained ``head``; refuse one made for other weights
+        (its features would not mean what it was trained on)."""
+        check_head(head, self.preset, self.weights, self.weights_sha256, source)
+        if self.preset.task != "recognition":
+            raise UsageError(f"preset '{self.preset.name}' has no classifier to replace")
+        self.engine.set_classifier(head.linear())
+        self.labels = list(head.labels)
+        self.head = head
+
+    def features(self, clips: Tensor) -> Tensor:
+        """Globally pooled backbone features ``(clips, 2048)`` of a clip batch."""
+        return self.engine.features(clips)
+
+    def probabilities(self, batches: Iterable[Tensor]) -> Tensor:
+        """Softmax over classes for every clip of every batch, ``(clips, classes)``."""
+        out = [self.engine.logits(b).softmax(dim=1) for b in batches]
+        return torch.cat(out) if out else torch.empty((0, len(self.labels)))
+
+
+def check_head(head: Head, preset: Preset, weights: Path | None, sha256: str | None,
+               source: str | Path = "head") -> None:
+    """Refuse a head made for other weights (its features would not mean what it was
+    trained on) or another preset."""
+    made_for = head.meta.get("backbone_sha256")
+    if made_for and sha256 and made_for != sha256:
+        raise UsageError(
+            f"{source} was trained on features of checkpoint sha256 {made_for[:12]}..., but "
+            f"{weights} has sha256 {sha256[:12]}...: pass the checkpoint it was trained with "
+            "(--checkpoint), or train the head again on this one")
+    if head.meta.get("preset", preset.name) != preset.name:
+        raise UsageError(f"{source} was made for preset '{head.meta['preset']}', not "
+                         f"'{preset.name}': pass --preset {head.meta['preset']}")
+
+
+def load_engine(
+    preset: Preset, checkpoint: str | Path | None, device: torch.device,
+    backend: str | Backend = Backend.AUTO, precision: str | Precision = Precision.FP32,
+    download: bool = True, progress: bool = True,
+) -> tuple[Engine, Path]:
+    """The engine that will run ``preset``'s network, and the file its weights came from.
+
+    onnxruntime runs the model exported from these weights, cached under
+    ``<cache>/onnx/`` by checkpoint hash and input shape (exported on first use, a few
+    seconds); ``checkpoint`` may be such an ``.onnx`` file itself (e.g. an int8 one).
+    """
+    if is_onnx(checkpoint):
+        if Backend.parse(backend) == Backend.TORCH:
+            raise UsageError(f"{checkpoint} is an ONNX model: run it with --backend "
+                             "onnxruntime (or auto), or pass a .pth checkpoint for torch")
+        resolve_backend(Backend.ONNXRUNTIME, device, precision)
+        if not Path(checkpoint).is_file():
+            raise UsageError(f"{checkpoint}: no such file")
+        engine = OnnxEngine(checkpoint)
+        made_for = engine.meta.get("preset")
+        if made_for != preset.name:
+            raise UsageError(f"{checkpoint} was exported for preset '{made_for}', not "
+                             f"'{preset.name}': pass --preset {made_for}")
+        return engine, Path(checkpoint)
+    chosen = resolve_backend(backend, device, precision)
+    weights = resolve_weights(preset, checkpoint, download=download, progress=progress)
+    if chosen == Backend.TORCH:
+        if precision != Precision.FP32 and device.type == "cpu":
+            # Half-precision convolutions on a CPU without native support run ~5x slower
+            # than fp32 (measured here): allowed, but the user should know.
+            log.warning("--precision %s on the CPU is much slower than fp32; it is meant for "
+                        "--device cuda", Precision.parse(precision))
+        network = load_network(preset, weights, device)
+        return TorchEngine(network, device, precision), weights
+    sha = checkpoint_sha256(weights)
+
+    def export_for(shape: tuple[int, ...] | None = None) -> Path:
+        return ensure_exported(preset, weights, sha, shape)
+
+    path = export_for()
+    try:
+        return OnnxEngine(path, export_for=export_for), weights
+    except UsageError:
+        # Our own cache file is unreadable (writes are atomic, but a disk can fill or a
+        # file be edited): make it again rather than send the user to fix our cache.
+        path.unlink(missing_ok=True)
+        return OnnxEngine(export_for(), export_for=export_for), weights

@@ -1,0 +1,327 @@
+"""Running videos through a network: the pieces every task composes.
+
+- ``run_videos``: one result per path, in order, the next video decoded on a background
+  thread (``Background``) while the network works on the current one; a video that
+  fails (``VideoError``) becomes a ``VideoFailure`` record, anything else is a bug and
+  propagates.
+- Recognition views (``decode_views`` / ``assemble_views``): the protocol's clips, each
+  distinct frame decoded, resized and normalized once, views cut when needed.
+- Streams (``stream_frames`` / ``complete_clips`` / ``scan_windows``): one sequential
+  pass over a long video feeding planned clips (sliding windows, snippets, keyframes),
+  each frame kept only while a pending clip needs it.
+
+Decoding functions are pure (no torch) so they can run on the background thread; resizing
+and the network stay on the caller's thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .errors import VideoError
+from .presets import Preset, Protocol
+from .results import Result, VideoFailure
+from .sampling import release_points, test_clip_indices
+from .transforms import (
+    Box,
+    crop_boxes,
+    normalize,
+    resize_frames,
+    resized_size,
+    stack_views,
+    view_plan,
+)
+from .video import VideoInfo, open_video
+
+T = TypeVar("T")
+Paths = str | Path | Iterable[str | Path]  # one video or many, as every task takes them
+
+
+# -- many videos ---------------------------------------------------------------------------
+def run_videos(
+    paths: Paths, decode: Callable[[str], Iterator[Any]],
+    process: Callable[[str, Iterator[Any], float], Result], preset: str,
+) -> Iterator[Result]:
+    """One result per path (one path or many), in order; a video that fails with a
+    ``VideoError`` becomes a ``VideoFailure`` of ``preset``.
+
+    ``decode(path)`` is pure decoding and runs on a background thread; the next video's
+    decoding starts as soon as the current one's is used up, so it overlaps the network's
+    work on the current one. ``process(path, decoded, started)`` does the rest on this
+    thread. Any other exception is a bug, not a bad video: it ends the run.
+    """
+    paths = [str(paths)] if isinstance(paths, (str, Path)) else [str(p) for p in paths]
+    jobs: dict[int, Background] = {}
+
+    def start(i: int) -> None:
+        if i < len(paths) and i not in jobs:
+            jobs[i] = Background(decode(paths[i]), on_end=lambda: start(i + 1))
+
+    start(0)
+    try:
+        for i, path in enumerate(paths):
+            started = time.perf_counter()
+            try:
+                yield process(path, jobs[i], started)
+            except VideoError as exc:
+                yield VideoFailure(path, exc.reason, preset,
+                                   round(time.perf_counter() - started, 4))
+            finally:
+                jobs.pop(i).close()
+                start(i + 1)  # no-op unless this one failed before its decoding ended
+    finally:
+        for job in jobs.values():
+            job.close()
+
+
+class Background(Iterator[T]):
+    """Iterate ``iterable`` on a daemon thread, staying at most ``ahead`` items in front.
+
+    An exception raised by the producer is raised again by ``next`` in the consumer.
+    Meant for decoding, which runs in native code without the GIL. Keep torch work off
+    this thread: a second thread running torch ops gets its own OpenMP team, and on a
+    2-core machine the two teams slowed the network by ~15% (benchmarks/classify.py).
+    """
+
+    _END = object()
+
+    def __init__(
+        self, iterable: Iterable[T], ahead: int = 4, name: str = "stcli-decode",
+        on_end: Callable[[], object] | None = None,
+    ) -> None:
+        self._on_end = on_end  # called once, by the consumer, when the items run out
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, ahead))
+        self._stop = threading.Event()
+        self._finished = False
+        self._thread = threading.Thread(target=self._produce, args=(iterable,), name=name,
+                                        daemon=True)
+        self._thread.start()
+
+    def _produce(self, iterable: Iterable[T]) -> None:
+        try:
+            for item in iterable:
+                if not self._put((item, None)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            self._put((None, exc))
+            return
+        self._put((self._END, None))
+
+    def _put(self, entry: tuple[object, BaseException | None]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __next__(self) -> T:
+        if self._finished:
+            raise StopIteration
+        item, error = self._queue.get()
+        if error is not None:
+            self._finished = True
+            raise error
+        if item is self._END:
+            self._finished = True
+            if self._on_end is not None:
+                self._on_end()
+            raise StopIteration
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Stop the producer (it ends at its next item) and drop what it queued."""
+        self._stop.set()
+        self._finished = True
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+
+
+# -- recognition views -----------------------------------------------------------------------
+def segment_frames(path: str | Path, info: VideoInfo,
+                   segment: tuple[float | None, float | None]) -> tuple[int, int]:
+    """The frames ``[first, stop)`` of a ``(start_s, end_s)`` segment of a video."""
+    start_s, end_s = segment
+    if start_s is None and end_s is None:
+        return 0, info.num_frames
+    if info.fps <= 0:
+        raise VideoError(path, "has no frame rate; cannot cut a segment by time")
+    first = 0 if start_s is None else round(start_s * info.fps)
+    stop = info.num_frames if end_s is None else min(round(end_s * info.fps), info.num_frames)
+    if not 0 <= first < stop:
+        raise VideoError(path, f"segment {start_s}..{end_s} s holds no frame of the video "
+                         f"({info.duration_s:.3f} s)")
+    return first, stop
+
+
+@dataclass
+class PreparedVideo:
+    """A decoded video ready for the network: each distinct frame once, resized and
+    normalized, plus the plan that cuts the protocol's views out of those frames."""
+
+    info: VideoInfo
+    frames: torch.Tensor  # (distinct frames, 3, h, w), normalized
+    plan: list[tuple[Box, np.ndarray]]
+    started: float
+
+    @property
+    def clips(self) -> torch.Tensor:
+        """All views at once, ``(views, 3, T, K, K)``."""
+        return stack_views(self.frames, self.plan)
+
+    def batches(self, size: int) -> Iterator[torch.Tensor]:
+        """The views in batches of ``size``, cut only when needed (bounded memory)."""
+        for start in range(0, len(self.plan), size):
+            yield stack_views(self.frames, self.plan[start : start + size])
+
+
+def decode_views(path: str | Path, preset: Preset, protocol: Protocol,
+                 segment: tuple[float | None, float | None] = (None, None)) -> Iterator[Any]:
+    """Yield the video's info and clip rows, then its distinct frames in chunks.
+
+    ``segment`` (start, end seconds; None = the video's own) restricts the clips to part
+    of the video, as if it had been cut there. Pure decoding (no torch).
+    """
+    with open_video(path) as video:
+        info = video.info
+        first, stop = segment_frames(path, info, segment)
+        indices = first + test_clip_indices(
+            stop - first, preset.clip_len, preset.frame_interval, protocol.num_clips)
+        # Each distinct frame is decoded, resized and normalized once, however many clips
+        # and crops share it.
+        distinct, rows = np.unique(indices, return_inverse=True)
+        yield info, rows.reshape(indices.shape)
+        yield from video.read_chunks(distinct, info.frames_per_chunk())
+
+
+def assemble_views(path: str | Path, decoded: Iterator[Any], preset: Preset,
+                   protocol: Protocol, started: float) -> PreparedVideo:
+    """Resize and normalize what ``decode_views`` yields; plan the protocol's views."""
+    info, rows = next(decoded)
+    size = resized_size(info.width, info.height, protocol.short_side)
+    frames = torch.cat([resize_frames(chunk, size) for chunk in decoded])
+    frames = normalize(frames, preset.mean, preset.std, inplace=True)
+    try:
+        boxes = crop_boxes(*size, protocol.crop_size, protocol.crops)
+    except ValueError as exc:
+        raise VideoError(path, f"cannot take the crops of this protocol: {exc}") from exc
+    return PreparedVideo(info, frames, view_plan(rows, boxes), started)
+
+
+def prepare_views(path: str | Path, preset: Preset, protocol: Protocol,
+                  segment: tuple[float | None, float | None] = (None, None)) -> PreparedVideo:
+    """Decode and preprocess every view of one video (or of a segment of it) here."""
+    return assemble_views(path, decode_views(path, preset, protocol, segment), preset,
+                          protocol, time.perf_counter())
+
+
+# -- streams of planned clips ----------------------------------------------------------------
+@dataclass
+class StreamPlan:
+    """What a sequential pass will deliver: ``clips`` ``(K, T)`` frame indices, the
+    distinct frames ``needed`` in order, and the planner's ``context`` (window plan,
+    keyframe times, ...)."""
+
+    info: VideoInfo
+    clips: np.ndarray
+    needed: np.ndarray
+    context: Any = None
+
+
+def stream_frames(path: str | Path, purpose: str,
+                  plan: Callable[[VideoInfo], tuple[np.ndarray, Any]]) -> Iterator[Any]:
+    """Yield a :class:`StreamPlan`, then the frames it needs in chunks, from one
+    sequential pass over the video. ``plan(info)`` returns ``(clips, context)``;
+    ``purpose`` names what is placed in time ("windows", "keyframes", ...) in the error
+    for a video without a frame rate. Pure decoding (no torch)."""
+    with open_video(path, sequential=True) as video:
+        info = video.info
+        if info.fps <= 0:
+            raise VideoError(path, f"has no frame rate; cannot place {purpose} in time")
+        clips, context = plan(info)
+        needed = np.unique(clips)
+        yield StreamPlan(info, clips, needed, context)
+        yield from video.read_chunks(needed, info.frames_per_chunk())
+
+
+def complete_clips(
+    path: str | Path, chunks: Iterable[np.ndarray], needed: np.ndarray, clips: np.ndarray,
+    prepare: Callable[[np.ndarray, np.ndarray], Iterable[Any]],
+) -> Iterator[tuple[int, dict[int, Any]]]:
+    """Assemble clips from a frame stream, holding only the frames still needed.
+
+    ``chunks`` delivers the frames ``needed`` (sorted, distinct) in order; ``prepare(rows,
+    chunk)`` turns a chunk into one item per frame (resized, normalized, ...). Yields
+    ``(clip, frames)`` as soon as every frame of ``clips[clip]`` is in, with ``frames``
+    mapping frame index -> item (read it before the next step: frames no pending clip
+    needs are then dropped). Memory is bounded by the clips' span, not the video's length.
+    """
+    order, keep_from = release_points(clips)
+    last = clips.max(axis=1)
+    frames: dict[int, Any] = {}
+    consumed, ready = 0, 0
+    for chunk in chunks:
+        rows = needed[consumed : consumed + len(chunk)]
+        consumed += len(chunk)
+        frames.update(zip(rows.tolist(), prepare(rows, chunk), strict=True))
+        while ready < len(order) and last[order[ready]] <= rows[-1]:
+            yield int(order[ready]), frames
+            ready += 1
+        if ready < len(order):
+            for i in [i for i in frames if i < keep_from[ready]]:
+                del frames[i]
+    if ready < len(order):
+        raise VideoError(path, f"decoding ended early: {len(order) - ready} clips left")
+
+
+def scan_windows(
+    path: str | Path, decoded: Iterable[np.ndarray], plan: StreamPlan, preset: Preset,
+    batch_size: int, compute: Callable[[Tensor], Tensor], width: int,
+) -> np.ndarray:
+    """``compute`` over the centre-cropped clip of every row of ``plan.clips``, streamed:
+    ``decoded`` yields the frames ``plan.needed`` in chunks; each frame is resized (short
+    side of the preset's test protocol) and cropped once and kept only while a pending
+    clip needs it. Returns ``(K, width)``."""
+    protocol, info, indices = preset.test, plan.info, plan.clips
+    size = resized_size(info.width, info.height, protocol.short_side)
+    try:
+        x0, y0, k, _ = crop_boxes(*size, protocol.crop_size, 1)[0]
+    except ValueError as exc:
+        raise VideoError(path, f"cannot take a centre crop: {exc}") from exc
+    out = np.zeros((len(indices), width), dtype=np.float32)
+    pending: list[int] = []
+    # Clips are written straight into one reused batch buffer: one copy per frame.
+    batch = torch.empty((batch_size, 3, indices.shape[1], k, k))
+
+    def flush() -> None:
+        if pending:
+            out[pending] = compute(batch[: len(pending)]).numpy()
+            pending.clear()
+
+    def prepare(rows: np.ndarray, chunk: np.ndarray) -> Tensor:
+        crops = resize_frames(chunk, size)[:, :, y0 : y0 + k, x0 : x0 + k].contiguous()
+        return normalize(crops, preset.mean, preset.std, inplace=True)
+
+    for w, frames in complete_clips(path, decoded, plan.needed, indices, prepare):
+        slot = batch[len(pending)]
+        for t, i in enumerate(indices[w].tolist()):
+            slot[:, t].copy_(frames[i])
+        pending.append(w)
+        if len(pending) == batch_size:
+            flush()
+    flush()
+    return out

@@ -1,0 +1,245 @@
+"""What a run is asked to do: one frozen dataclass per task, and the model to run it with.
+
+The CLI builds these once from its options and passes them whole to the task and on to its
+helpers; the library takes the same objects with the same defaults. Each validates itself
+when made, so a bad value fails before a model loads or a video is opened. Values may be
+given as the CLI spells them (``windows="64,128"``, ``device="cpu"``); they are stored
+parsed (a tuple, an Enum member).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .choices import Backend, Device, FeatureDtype, NmsMode, Precision
+from .errors import UsageError
+from .presets import Preset, Protocol, parse_views
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    """Store a normalized value on a frozen dataclass (only from ``__post_init__``)."""
+    object.__setattr__(obj, name, value)
+
+
+def _path_text(value: str | os.PathLike[str] | None) -> str | None:
+    return None if value is None else os.fspath(value)
+
+
+class _Settings:
+    """``to_dict`` shared by the settings classes: JSON-able values, tuples as lists."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able settings, as recorded in outputs."""
+        def plain(value: Any) -> Any:
+            if isinstance(value, tuple):
+                return list(value)
+            return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+        return {k: plain(v) for k, v in asdict(self).items()}  # type: ignore[call-overload]
+
+    @classmethod
+    def pick(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The entries of ``values`` that are fields of this class (the CLI's options)."""
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return {k: v for k, v in values.items() if k in names}
+
+
+@dataclass(frozen=True)
+class ModelSpec(_Settings):
+    """Which network runs, with which weights, where and how.
+
+    ``preset`` None is the task's default (``presets.DEFAULT_PRESETS``); ``checkpoint``
+    None is the preset's cached (or downloaded) weights, or an ``.onnx`` file from
+    ``stcli export``; ``head`` a ``NAME.head`` folder from ``stcli train-head``.
+    """
+
+    preset: str | None = None
+    checkpoint: str | os.PathLike[str] | None = None
+    head: str | os.PathLike[str] | None = None
+    device: Device = Device.AUTO
+    backend: Backend = Backend.AUTO
+    precision: Precision = Precision.FP32
+    batch_size: int = 8  # clips per network call
+
+    def __post_init__(self) -> None:
+        _set(self, "device", Device.parse(self.device))
+        _set(self, "backend", Backend.parse(self.backend))
+        _set(self, "precision", Precision.parse(self.precision))
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size {self.batch_size}: must be at least 1")
+
+
+@dataclass(frozen=True)
+class ClassifySettings(_Settings):
+    """``stcli classify``: the views of the protocol and how many labels to report.
+
+    ``views`` None is the preset's official test protocol; ``fast`` its validation
+    setting (1 clip, short side 256, centre crop 224)."""
+
+    views: str | None = None
+    fast: bool = False
+    top_k: int = 5
+
+    def __post_init__(self) -> None:
+        if self.views is not None:
+            parse_views(self.views)
+        if self.top_k < 1:
+            raise UsageError("--top-k must be at least 1")
+
+    def protocol(self, preset: Preset) -> Protocol:
+        """The protocol these settings ask of ``preset``."""
+        return preset.protocol(self.views, self.fast)
+
+
+def parse_windows(text: str) -> tuple[int, ...]:
+    """``"64,128"`` -> ``(64, 128)``."""
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if not values or any(v < 1 for v in values):
+        raise UsageError(f"--windows '{text}': give window lengths in frames, e.g. 64 or 64,128")
+    return values
+
+
+@dataclass(frozen=True)
+class LocalizeSettings(_Settings):
+    """Every knob of ``stcli localize``; recorded in the JSON output.
+
+    Windows of each length in ``windows`` (frames; one 16-frame clip each), ``overlap``
+    apart or every ``stride_s`` seconds; ``classes`` (names or ids, comma-separated) and
+    ``label_map`` (CSV folding checkpoint classes into your labels) choose the columns;
+    the rest turns window scores into segments (``segments.windows_to_segments``).
+    """
+
+    windows: tuple[int, ...] = (64,)
+    overlap: float = 0.75
+    stride_s: float | None = None
+    classes: str | None = None
+    label_map: str | None = None
+    min_score: float = 0.001
+    smooth: int = 1
+    nms: NmsMode = NmsMode.SOFT
+    nms_iou: float = 0.4
+    sigma: float = 0.5
+    max_segments: int = 200
+
+    def __post_init__(self) -> None:
+        if isinstance(self.windows, str):
+            _set(self, "windows", parse_windows(self.windows))
+        _set(self, "windows", tuple(int(w) for w in self.windows))
+        _set(self, "label_map", _path_text(self.label_map))
+        if not self.windows or any(w < 1 for w in self.windows):
+            raise UsageError(f"--windows {self.windows}: window lengths are positive frames")
+        if not 0 <= self.overlap < 1:
+            raise UsageError(f"--overlap {self.overlap}: must be in [0, 1)")
+        if self.stride_s is not None and self.stride_s <= 0:
+            raise UsageError(f"--stride-s {self.stride_s}: must be positive")
+        _set(self, "nms", NmsMode.parse(self.nms))
+        if self.max_segments < 1 or self.smooth < 1:
+            raise UsageError("--max-segments and --smooth must be at least 1")
+
+    def segment_options(self) -> dict[str, Any]:
+        """The keyword arguments of ``segments.windows_to_segments`` these settings fix."""
+        return {k: getattr(self, k) for k in (
+            "min_score", "smooth", "nms", "nms_iou", "sigma", "max_segments")}
+
+
+def parse_timestamps(text: str) -> tuple[float, ...]:
+    """``"1,2.5,7"`` -> ``(1.0, 2.5, 7.0)``: seconds, non-negative, sorted, distinct."""
+    values = set()
+    for item in text.split(","):
+        try:
+            value = float(item)
+        except ValueError:
+            raise UsageError(f"--timestamps '{text}': '{item.strip()}' is not a number of "
+                             "seconds") from None
+        if not value >= 0:
+            raise UsageError(f"--timestamps '{text}': {item.strip()} is negative")
+        values.add(value)
+    return tuple(sorted(values))
+
+
+@dataclass(frozen=True)
+class DetectSettings(_Settings):
+    """Every knob of ``stcli detect`` that changes the results; recorded in the JSON.
+
+    Keyframes every ``keyframe_interval`` seconds (None: 1.0, or the proposals' own
+    times), or at ``timestamps``; ``time_offset`` is added to reported times (AVA clips
+    start at second 900). Persons come from ``proposals`` (a file) or the
+    ``person_detector`` (``hog`` or ``onnx:MODEL.onnx``) at ``person_threshold``;
+    actions scoring at least ``action_threshold`` are reported.
+    """
+
+    keyframe_interval: float | None = None
+    timestamps: tuple[float, ...] | None = None
+    time_offset: float = 0.0
+    proposals: str | None = None
+    person_detector: str = "hog"
+    person_threshold: float | None = None
+    action_threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        if isinstance(self.timestamps, str):
+            _set(self, "timestamps", parse_timestamps(self.timestamps))
+        elif self.timestamps is not None:
+            _set(self, "timestamps", tuple(float(t) for t in self.timestamps))
+        _set(self, "proposals", _path_text(self.proposals))
+        if self.keyframe_interval is not None and not self.keyframe_interval > 0:
+            raise UsageError(f"--keyframe-interval {self.keyframe_interval}: must be positive")
+        if self.keyframe_interval is not None and self.timestamps is not None:
+            raise UsageError("give --keyframe-interval or --timestamps, not both")
+        if not 0.0 <= self.action_threshold <= 1.0:
+            raise UsageError(f"--action-threshold {self.action_threshold}: must be in [0, 1]")
+
+
+@dataclass(frozen=True)
+class FeatureSettings(_Settings):
+    """Every knob of ``stcli features``; recorded in each video's JSON sidecar: snippets
+    every ``stride`` frames (or ``fps`` a second), saved as ``dtype``."""
+
+    stride: int = 4
+    fps: float | None = None
+    dtype: FeatureDtype = FeatureDtype.FLOAT32
+
+    def __post_init__(self) -> None:
+        if self.stride < 1:
+            raise UsageError(f"--stride {self.stride}: must be at least one frame")
+        if self.fps is not None and not self.fps > 0:
+            raise UsageError(f"--fps {self.fps}: must be positive")
+        _set(self, "dtype", FeatureDtype.parse(self.dtype))
+
+
+@dataclass(frozen=True)
+class TrainHeadSettings(_Settings):
+    """``stcli train-head``: how clips are sampled and how the linear head is fitted.
+
+    Each training clip gives ``views`` (clips x crops) feature rows; ``val_fraction`` of
+    each label's clips validate and stop training early; ``background`` names a label
+    used only to reject windows in localization. Features are cached in ``cache``
+    (None: ``<weights cache>/features``) unless ``no_cache``.
+    """
+
+    views: str = "3x1"
+    background: str | None = None
+    val_fraction: float = 0.2
+    seed: int = 0
+    weight_decay: float = 1e-4
+    cache: str | None = None
+    no_cache: bool = False
+
+    def __post_init__(self) -> None:
+        parse_views(self.views)
+        _set(self, "cache", _path_text(self.cache))
+        if not 0 <= self.val_fraction < 1:
+            raise UsageError(f"--val-fraction {self.val_fraction}: must be at least 0 and "
+                             "below 1")
+
+    def cache_folder(self, default: Path) -> Path | None:
+        """Where features are cached: ``cache``, else ``default``; None with ``no_cache``."""
+        if self.no_cache:
+            return None
+        return Path(self.cache) if self.cache else default

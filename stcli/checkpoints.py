@@ -93,7 +93,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Tensor]:
 
 
 def _read_safetensors(path: Path) -> dict[str, Tensor]:
-    from safetensors import SafetensorError
+    from safetensors import SafetensorError  # only .safetensors files need it
     from safetensors.torch import load_file
 
     try:

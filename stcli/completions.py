@@ -21,6 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import typer
+
+from .cli import app
+
 PROG = "stcli"
 # Plain-text parameters that name files or folders (their types cannot say so: a path
 # there may also be '-' or a glob).
@@ -101,10 +105,6 @@ def _completion(ctx: Any, param: Any) -> tuple[tuple[str, ...], str]:
 def walk(command: Any = None) -> list[Node]:
     """Every visible command of the tree (root first), with its options and arguments."""
     if command is None:
-        import typer
-
-        from .cli import app
-
         command = typer.main.get_command(app)
     nodes: list[Node] = []
 

@@ -11,6 +11,7 @@ torch runs.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -40,8 +41,6 @@ def resolve_device(device: str | Device) -> torch.device:
 
 def onnxruntime_installed() -> bool:
     """Whether the optional ``onnx`` extra (onnxruntime, and onnx for exporting) is there."""
-    import importlib.util
-
     return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
 
 
@@ -174,7 +173,7 @@ class OnnxEngine(Engine):
         self.classifier: nn.Linear | None = None
 
     def _open(self, path: Path) -> Any:
-        import onnxruntime as ort
+        import onnxruntime as ort  # the optional 'onnx' extra
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads

@@ -398,7 +398,7 @@ def save_head(head: Head, path: str | Path) -> Path:
     the old head, the new one or (for an instant while an old one is swapped out) none,
     never half of one. An existing folder is replaced only if it holds nothing but a head.
     """
-    import safetensors.torch
+    import safetensors.torch  # loads on use, like the other readers
 
     target = Path(path)
     if target.exists() and not _replaceable(target):
@@ -494,7 +494,7 @@ def load_head(path: str | Path) -> Head:
 
 def _read_tensors(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``weight`` and ``bias`` of a head's safetensors file, as float32 arrays."""
-    from safetensors import SafetensorError
+    from safetensors import SafetensorError  # loads on use, like the other readers
     from safetensors.torch import load_file
 
     try:

@@ -445,7 +445,7 @@ class OnnxPersons(_PersonDetector):
         self.name = f"onnx:{self.path}" + (f"#{layout}" if layout else "")
         self.threshold = ONNX_THRESHOLD if threshold is None else float(threshold)
         try:
-            import onnxruntime
+            import onnxruntime  # the optional 'onnx' extra
         except ImportError as exc:
             hint = "--detector onnx:... needs onnxruntime: pip install 'stcli[onnx]'"
             raise UsageError(hint) from exc

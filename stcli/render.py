@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,10 @@ def require_matplotlib() -> None:
 def plot_timeline(path: str | Path, result: Any, top: int = _TOP_CLASSES) -> Path:
     """Score curves of the ``top`` best classes over time with their segments drawn as
     bars below; written atomically to ``path``."""
-    import matplotlib
+    import matplotlib  # the optional 'plot' extra
 
     matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
-    import numpy as np
 
     ws = result.window_scores
     order = np.argsort(-ws.scores.max(axis=0, initial=0.0), kind="stable")[:top]
@@ -68,8 +68,6 @@ def plot_timeline(path: str | Path, result: Any, top: int = _TOP_CLASSES) -> Pat
     bars.set_xlabel("time (s)")
     bars.set_xlim(0, max(result.duration_s, float(ws.ends_s.max(initial=0.0))))
     fig.tight_layout()
-    from io import BytesIO
-
     buffer = BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
@@ -131,7 +129,7 @@ def _draw_label(
     """Text lines on a filled rectangle with its top-left corner at (``left``, ``top``), or
     with its bottom edge at ``top`` when ``above`` and there is room; moved as little as
     needed to stay inside the frame."""
-    import cv2
+    import cv2  # OpenCV is slow to import: only when drawing
 
     font, scale = cv2.FONT_HERSHEY_SIMPLEX, scale or style.font_scale
     sizes = [cv2.getTextSize(line, font, scale, style.text_thickness) for line in lines]
@@ -174,7 +172,7 @@ def draw_persons(
     when there is no room above. A person with no action above ``threshold`` gets the box
     alone.
     """
-    import cv2
+    import cv2  # OpenCV is slow to import: only when drawing
 
     height, width = frame.shape[:2]
     style = _Style.for_frame(height, width)
@@ -217,7 +215,7 @@ class _H264Writer:
     for, not the temporary file ffmpeg writes)."""
 
     def __init__(self, path: Path, label: Path, info: VideoInfo, fps: float) -> None:
-        import ffmpeg
+        import ffmpeg  # ffmpeg-python: loads on use, like the other decoders
 
         self.label = label
         rate = Fraction(fps).limit_denominator(100_000)  # 29.97... -> 30000/1001, exactly

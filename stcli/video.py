@@ -82,7 +82,7 @@ class DecordVideo(Video):
     """Reads with decord's ``VideoReader`` (the reference decoder, accurate seeking)."""
 
     def __init__(self, path: str) -> None:
-        import decord
+        import decord  # loads its FFmpeg libraries: only when a video is opened
 
         decord.logging.set_level(decord.logging.QUIET)
         self._reader = decord.VideoReader(path, num_threads=0)
@@ -154,7 +154,10 @@ class FfmpegVideo(Video):
                 "-map", "0:v:0",
                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-fps_mode", "passthrough", "pipe:",
             ]
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+            try:
+                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+            except FileNotFoundError as exc:
+                raise VideoError(self.path, "cannot be decoded: ffmpeg is not installed") from exc
             out, position, pending = [], 0, iter(wanted)
             target = next(pending, None)
             try:
@@ -221,7 +224,7 @@ def probe(path: str, count_packets: bool = False) -> dict:
     ``count_packets`` demuxes the whole file (no decoding) for a true frame count.
     Raises ``FileNotFoundError`` when ffprobe is not installed.
     """
-    import ffmpeg
+    import ffmpeg  # ffmpeg-python: only when a file is probed
 
     extra = {"count_packets": None} if count_packets else {}
     try:

@@ -156,7 +156,7 @@ def download_weights(preset: Preset, progress: bool = True, force: bool = False)
 
 
 def _fetch(url: str, dest: Path, progress: bool) -> None:
-    from tqdm import tqdm
+    from tqdm import tqdm  # only when downloading
 
     request = urllib.request.Request(url, headers={"User-Agent": "stcli"})
     with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response, open(dest, "wb") as out:

@@ -15,18 +15,17 @@ import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from .. import presets
+from .. import presets, reports
 from ..choices import Backend, Choice, Device, OutputFormat, Precision, SummaryFormat
 from ..errors import StcliError, UsageError
+from ..fileio import write_atomic
+from ..inputs import expand_inputs
 from ..presets import DEFAULT_PRESETS
 from ..settings import ModelSpec
-
-if TYPE_CHECKING:
-    from ..reports import Layout
 
 EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
 state = {"debug": False}
@@ -210,14 +209,28 @@ def stdout_format(fmt: str | None, out: Path | None = None,
     return choices.parse("table" if sys.stdout.isatty() else "json")
 
 
+def emit_summary(data: Any, show_table: Callable[[], None], fmt: str | None, *,
+                 out: Path | None = None, csv_text: str | None = None,
+                 choices: type[Choice] = SummaryFormat) -> None:
+    """A command's one summary record: ``out`` written (JSON, or CSV by its suffix,
+    atomically), then stdout by the one ``-f`` rule (``stdout_format``)."""
+    as_json = json.dumps(data, indent=2) + "\n"
+    if out is not None:
+        write_atomic(out, csv_text if out.suffix.lower() == ".csv" else as_json)
+    chosen = stdout_format(fmt, out, choices)
+    if chosen == "json":
+        write_stdout(as_json)
+    elif chosen == "csv":
+        write_stdout(csv_text or "")
+    elif chosen == "table":
+        show_table()
+
+
 def batch_inputs(paths: list[str], fmt: str | None, out: Path | None) -> list[str]:
     """The videos a batch command will process, after checking its output options."""
-    from ..inputs import expand_inputs
-    from ..reports import format_from_path
-
     stdout_format(fmt, out)
     if out is not None:
-        format_from_path(out)
+        reports.format_from_path(out)
     videos = expand_inputs(paths)
     if not videos:
         raise UsageError("no videos found in the given paths")
@@ -234,7 +247,7 @@ def progress(total: int, quiet: bool, desc: str, unit: str = "video",
 
 
 def run_batch(
-    layout: Layout, results: Iterable[Any], videos: list[str], *, fmt: str | None,
+    layout: reports.Layout, results: Iterable[Any], videos: list[str], *, fmt: str | None,
     out: Path | None, report_dir: Path | None, quiet: bool, desc: str,
     table: Any, done: dict[str, dict[str, Any]] | None = None,
     meta: dict[str, Any] | None = None,
@@ -245,9 +258,6 @@ def run_batch(
     they are reported as they were and not computed again. On Ctrl-C what is finished is
     still written, then the exit code is 130.
     """
-    from .. import reports
-    from ..fileio import write_atomic
-
     stdout_fmt = stdout_format(fmt, out)
     file_fmt = reports.format_from_path(out) if out else None
     names = reports.report_names(videos) if report_dir else {}
@@ -308,8 +318,6 @@ def resume(
 
 def load_reports(report_dir: Path, videos: list[str]) -> dict[str, dict[str, Any]]:
     """Records of videos whose successful report is already in ``report_dir``."""
-    from .. import reports
-
     found = {}
     for video, name in reports.report_names(videos).items():
         path = report_dir / name

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ..choices import Device, SummaryFormat
+from ..errors import UsageError
 from ._common import (
     CheckpointOption,
     PresetOption,
@@ -17,8 +17,8 @@ from ._common import (
     SummaryFormatOption,
     choice_option,
     domain_errors,
+    emit_summary,
     stdout_format,
-    write_stdout,
 )
 
 
@@ -55,11 +55,9 @@ def bench(
     """Measure every backend on this machine: ms per clip, speed-up over eager PyTorch,
     agreement with it, and seconds to classify a video end to end."""
     with domain_errors(quiet):
-        from ..deploy.bench import run_bench
-        from ..errors import UsageError
-        from ..fileio import write_atomic
+        from ..deploy.bench import run_bench  # torch: not at import, keeps --help fast
 
-        stdout_fmt = stdout_format(fmt, out, SummaryFormat)
+        stdout_format(fmt, out, SummaryFormat)  # a bad --format fails before any work
         if out is not None and out.suffix.lower() != ".json":
             raise UsageError(f"--out {out}: name the file NAME.json")
         report = run_bench(
@@ -68,18 +66,12 @@ def bench(
             progress=not quiet,
         )
         record = report.to_dict()
-        text = json.dumps(record, indent=2) + "\n"
-        if out is not None:
-            write_atomic(out, text)
-        if stdout_fmt == SummaryFormat.JSON:
-            write_stdout(text)
-        elif stdout_fmt == SummaryFormat.TABLE:
-            print_report(record)
+        emit_summary(record, lambda: print_report(record), fmt, out=out)
 
 
 def print_report(record: dict[str, Any], file: Any = None) -> None:
     """The machine description, then the model-only and end-to-end tables (rich)."""
-    from rich.console import Console
+    from rich.console import Console  # not at import: keeps --help fast
     from rich.table import Table
 
     file = file or sys.stdout

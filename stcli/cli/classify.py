@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
+from .. import reports
+from ..presets import load_preset
 from ..settings import ClassifySettings, ModelSpec
 from ._common import (
     FormatOption,
@@ -40,9 +42,7 @@ def classify(
 ) -> None:
     """Classify videos: top-k action labels per video, by the official test protocol."""
     with domain_errors(quiet):
-        from .. import reports
-        from ..presets import load_preset
-        from ..tasks.classify import Recognizer
+        from ..tasks.classify import Recognizer  # torch: not at import, keeps --help fast
 
         videos = batch_inputs(paths, fmt, out)
         settings = ClassifySettings(**ClassifySettings.pick(locals()))

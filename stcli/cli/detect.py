@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .. import reports
 from ..errors import StcliError, UsageError
 from ..settings import DetectSettings, ModelSpec
 from ._common import (
@@ -36,14 +37,12 @@ def render_targets(render: Path | None, videos: list[str]) -> dict[str, Path]:
     ``DIR/<stem>.mp4``."""
     if render is None:
         return {}
-    from ..reports import unique_stems
-
     if render.suffix.lower() in (".mp4", ".m4v", ".mov"):
         if len(videos) > 1:
             raise UsageError(f"--render {render}: {len(videos)} videos need a folder, not a "
                              "file name")
         return {videos[0]: render}
-    return {video: render / f"{stem}.mp4" for video, stem in unique_stems(videos).items()}
+    return {video: render / f"{stem}.mp4" for video, stem in reports.unique_stems(videos).items()}
 
 
 @model_options("detection", head=False)
@@ -89,7 +88,7 @@ def detect(
 ) -> None:
     """Find persons at keyframes and score 80 AVA actions for each (AVA CSV with --out .csv)."""
     with domain_errors(quiet):
-        from .. import reports
+        # numpy, OpenCV, torch: not at import, keeps --help fast
         from ..persons import person_source
         from ..tasks.detect import Detector
 
@@ -118,7 +117,7 @@ def detect(
 def _render(result: Any, target: Path, settings: DetectSettings, top: int,
             quiet: bool) -> Any:
     """Draw one video; a failed drawing marks the video failed but keeps its detections."""
-    from ..render import render_detections
+    from ..render import render_detections  # numpy, OpenCV: not at import
 
     bar = progress(result.frames, quiet, "render", unit="frame", leave=False)
     try:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,10 +14,10 @@ from ._common import (
     FORMAT_RULE,
     choice_option,
     domain_errors,
+    emit_summary,
     log,
     print_table,
     stdout_format,
-    write_stdout,
 )
 
 if TYPE_CHECKING:
@@ -47,24 +45,6 @@ def check_report_options(fmt: str | None, out: Path | None) -> None:
         raise UsageError(f"--out {out}: use a .json or .csv file")
 
 
-def emit_report(data: dict[str, Any], csv_text: str, show_table: Callable[[], None],
-                fmt: str | None, out: Path | None) -> None:
-    """Write --out (JSON or CSV by its suffix, atomically), then the report on stdout in
-    ``fmt``; without it a table on a terminal and JSON in a pipe, nothing with only --out."""
-    from ..fileio import write_atomic
-
-    as_json = json.dumps(data, indent=2) + "\n"
-    if out is not None:
-        write_atomic(out, as_json if out.suffix.lower() == ".json" else csv_text)
-    chosen = stdout_format(fmt, out, ReportFormat)
-    if chosen == ReportFormat.JSON:
-        write_stdout(as_json)
-    elif chosen == ReportFormat.CSV:
-        write_stdout(csv_text)
-    elif chosen == ReportFormat.TABLE:
-        show_table()
-
-
 def parse_tiou(text: str) -> tuple[float, ...]:
     """``"0.3,0.5"`` -> ``(0.3, 0.5)``; each threshold in (0, 1]."""
     values = []
@@ -85,7 +65,7 @@ def _percent(value: float) -> str:
 
 def print_report_table(report: LocalizationReport) -> None:
     """AP in percent: one row per class with its mean, then the mAP row."""
-    from rich.markup import escape  # labels are data, not markup
+    from rich.markup import escape  # labels are data, not markup; rich loads on use
 
     columns = ("class (AP %)", *(f"@{t:g}" for t in report.thresholds), "mean")
     rows = [(escape(label), *map(_percent, values), _percent(report.class_mean(label)))
@@ -115,7 +95,7 @@ def localization(
 
     Predictions of labels or videos the ground truth lacks are ignored, counted on stderr.
     """
-    from ..evaluate.localization import (
+    from ..evaluate.localization import (  # numpy: not at import, keeps --help fast
         evaluate_localization,
         load_ground_truth,
         load_predictions,
@@ -137,14 +117,15 @@ def localization(
         log.info("%d ground-truth segments in %d classes over %d videos; %d predictions used%s",
                  sum(report.gt_instances.values()), len(report.ap), report.gt_videos,
                  report.predictions_used, ignored)
-        emit_report(localization_report_to_dict(report), localization_report_csv(report),
-                    lambda: print_report_table(report), fmt, out)
+        emit_summary(localization_report_to_dict(report), lambda: print_report_table(report),
+                     fmt, out=out, csv_text=localization_report_csv(report),
+                     choices=ReportFormat)
 
 
 # -- ava ------------------------------------------------------------------------------------
 def print_ava_table(report: AvaReport) -> None:
     """AP in percent per evaluated action ("n/a" without ground truth), then the mAP row."""
-    from rich.markup import escape  # names are data, not markup
+    from rich.markup import escape  # names are data, not markup; rich loads on use
 
     rows = [(str(c.action), escape(c.name), _percent(c.ap), str(c.gt_boxes),
              str(c.detections)) for c in report.classes]
@@ -193,7 +174,11 @@ def ava(
     Per keyframe the 50 best detections are kept; keyframes in --exclude are removed.
     Actions without ground truth have no AP and are left out of the mean.
     """
-    from ..evaluate.ava import ava_report_csv, ava_report_to_dict, evaluate_ava
+    from ..evaluate.ava import (  # numpy: not at import, keeps --help fast
+        ava_report_csv,
+        ava_report_to_dict,
+        evaluate_ava,
+    )
 
     with domain_errors():
         check_report_options(fmt, out)
@@ -201,8 +186,8 @@ def ava(
             raise UsageError(f"--iou {iou:g}: not in (0, 1]")
         report = evaluate_ava(gt, pred, exclude, labels, iou)
         log.info("%s", _ava_summary(report))
-        emit_report(ava_report_to_dict(report), ava_report_csv(report),
-                    lambda: print_ava_table(report), fmt, out)
+        emit_summary(ava_report_to_dict(report), lambda: print_ava_table(report), fmt, out=out,
+                     csv_text=ava_report_csv(report), choices=ReportFormat)
 
 
 # -- classification -----------------------------------------------------------------------
@@ -213,7 +198,7 @@ LISTED_VIDEOS = 5  # missing or failed videos named on stderr; the JSON lists th
 def print_classification_table(report: ClassificationReport, confusion: bool) -> None:
     """Overall accuracies, per-class top-1 accuracy, and the top-1 confusion matrix when
     asked for or small enough to read."""
-    from rich.markup import escape  # labels are data, not markup
+    from rich.markup import escape  # labels are data, not markup; rich loads on use
 
     top5 = "top-5" if report.max_rank >= 5 else f"top-5 (ranks 1-{report.max_rank} listed)"
     print_table(("metric", "accuracy %"), [
@@ -279,7 +264,7 @@ def classification(
     'overall,<top-1>,<videos>,<times each label was predicted>'.
     JSON has everything, top-5 and the missing and failed videos included.
     """
-    from ..evaluate.classification import (
+    from ..evaluate.classification import (  # not at import, keeps --help fast
         classification_report_csv,
         classification_report_to_dict,
         evaluate_classification,
@@ -290,5 +275,6 @@ def classification(
         report = evaluate_classification(gt, pred)
         for line in _classification_summary(report):
             log.info("%s", line)
-        emit_report(classification_report_to_dict(report), classification_report_csv(report),
-                    lambda: print_classification_table(report, confusion), fmt, out)
+        emit_summary(classification_report_to_dict(report),
+                     lambda: print_classification_table(report, confusion), fmt, out=out,
+                     csv_text=classification_report_csv(report), choices=ReportFormat)

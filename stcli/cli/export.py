@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ..choices import Quantization, SummaryFormat
+from ..inputs import expand_inputs
 from ._common import (
     CheckpointOption,
     PresetOption,
@@ -16,10 +16,10 @@ from ._common import (
     SummaryFormatOption,
     choice_option,
     domain_errors,
+    emit_summary,
     log,
     print_table,
     stdout_format,
-    write_stdout,
 )
 
 
@@ -47,10 +47,9 @@ def export(
     sampling protocol are in the model's metadata (stcli.* keys).
     """
     with domain_errors(quiet):
-        from ..deploy.export import export_model
-        from ..inputs import expand_inputs
+        from ..deploy.export import export_model  # torch: not at import, keeps --help fast
 
-        stdout_fmt = stdout_format(fmt, choices=SummaryFormat)
+        stdout_format(fmt, choices=SummaryFormat)  # a bad --format fails before any work
         videos = expand_inputs(calibrate) if calibrate else []
         result = export_model(
             preset, out, checkpoint=checkpoint, quantize=quantize, calibrate=videos,
@@ -58,10 +57,7 @@ def export(
             on_skip=lambda video, reason: log.warning("skipped %s: %s", video, reason),
         )
         record = result.to_dict()
-        if stdout_fmt == SummaryFormat.JSON:
-            write_stdout(json.dumps(record) + "\n")
-        else:
-            _table(record)
+        emit_summary(record, lambda: _table(record), fmt)
         report = record["int8"]
         if report and not report["equivalent"]:
             worst = min(s["top1_agreement"] for s in (report["calibration"], report["heldout"])

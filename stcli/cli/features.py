@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .. import reports
 from ..choices import FeatureDtype
 from ..settings import FeatureSettings, ModelSpec
 from ._common import (
@@ -43,8 +44,7 @@ def features(
 ) -> None:
     """Extract SqueezeTime snippet features (globally pooled backbone output) per video."""
     with domain_errors(quiet):
-        from .. import reports
-        from ..tasks.features import FeatureExtractor
+        from ..tasks.features import FeatureExtractor  # torch: not at import
 
         videos = batch_inputs(paths, fmt, None)
         settings = FeatureSettings(**FeatureSettings.pick(locals()))

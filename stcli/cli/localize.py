@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .. import reports
 from ..choices import NmsMode, ScoresFormat
 from ..settings import LocalizeSettings, ModelSpec
 from ._common import (
@@ -80,8 +81,8 @@ def localize(
 ) -> None:
     """Find action segments (label, start, end, score) in long videos with sliding windows."""
     with domain_errors(quiet):
-        from .. import render, reports
-        from ..tasks.localize import Localizer
+        from .. import render  # numpy (and matplotlib on use): not at import
+        from ..tasks.localize import Localizer  # torch: not at import, keeps --help fast
 
         videos = batch_inputs(paths, fmt, out)
         scores_format = ScoresFormat.parse(scores_format)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,12 +14,12 @@ from ._common import (
     QuietOption,
     SummaryFormatOption,
     domain_errors,
+    emit_summary,
     log,
     model_options,
     print_table,
     progress,
     stdout_format,
-    write_stdout,
 )
 
 
@@ -58,10 +57,11 @@ def train_head(
 ) -> None:
     """Train a head on labelled clips; use it with classify/localize --head."""
     with domain_errors(quiet):
+        # torch: not at import, keeps --help fast
         from ..heads import save_head
         from ..tasks.train_head import HeadTrainer, read_clips
 
-        stdout_fmt = stdout_format(fmt, choices=SummaryFormat)
+        stdout_format(fmt, choices=SummaryFormat)  # a bad --format fails before any work
         settings = TrainHeadSettings(**TrainHeadSettings.pick(locals()))
         rows = read_clips(clips)  # a malformed CSV fails before the model loads
         trainer = HeadTrainer.load(model, progress=not quiet)
@@ -86,10 +86,7 @@ def train_head(
                    "features_cached": data.cached,
                    "skipped": [{"path": c.path, "error": e} for c, e in data.failed],
                    "report": report.to_dict()}
-        if stdout_fmt == SummaryFormat.JSON:
-            write_stdout(json.dumps(summary, indent=2) + "\n")
-        else:
-            _table(report)
+        emit_summary(summary, lambda: _table(report), fmt)
         if data.failed:
             raise typer.Exit(EXIT_FAILED)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,11 +10,13 @@ import typer
 
 from ..choices import SummaryFormat
 from ..presets import available_presets, load_preset
+from ..weights import cache_dir, download_weights, find_weights, import_weights, status
 from ._common import (
     EXIT_FAILED,
     QuietOption,
     SummaryFormatOption,
     domain_errors,
+    emit_summary,
     log,
     preset_names,
     print_table,
@@ -32,23 +33,19 @@ PresetArgument = Annotated[str, typer.Argument(help="Preset name.",
 @weights_app.command("list")
 def weights_list(fmt: SummaryFormatOption = None) -> None:
     """Show every preset, its checkpoint file and where (if anywhere) it is stored."""
-    from ..weights import status
 
     with domain_errors():
-        stdout_fmt = stdout_format(fmt, choices=SummaryFormat)
+        stdout_format(fmt, choices=SummaryFormat)  # a bad --format fails before any work
         rows = [status(load_preset(name)) for name in available_presets()]
-        if stdout_fmt == SummaryFormat.JSON:
-            write_stdout(json.dumps([dataclasses.asdict(r) for r in rows], indent=2) + "\n")
-            return
-        print_table(("preset", "file", "stored at", "url"), [
-            (r.preset, r.file, r.path or "[yellow]not downloaded[/yellow]", r.url) for r in rows
-        ])
+        emit_summary([dataclasses.asdict(r) for r in rows], lambda: print_table(
+            ("preset", "file", "stored at", "url"),
+            [(r.preset, r.file, r.path or "[yellow]not downloaded[/yellow]", r.url)
+             for r in rows]), fmt)
 
 
 @weights_app.command("path")
 def weights_path(preset: PresetArgument) -> None:
     """Print the path of a preset's checkpoint (exit 1 if it is not stored yet)."""
-    from ..weights import cache_dir, find_weights
 
     with domain_errors():
         spec = load_preset(preset)
@@ -68,7 +65,6 @@ def weights_download(
     quiet: QuietOption = False,
 ) -> None:
     """Download a preset's checkpoint into the cache, verify it and record its sha256."""
-    from ..weights import download_weights
 
     with domain_errors(quiet):
         write_stdout(f"{download_weights(load_preset(preset), progress=not quiet, force=force)}\n")
@@ -81,7 +77,6 @@ def weights_import(
                                          dir_okay=False)],
 ) -> None:
     """Check a checkpoint you obtained yourself against a preset and copy it into the cache."""
-    from ..weights import import_weights
 
     with domain_errors():
         write_stdout(f"{import_weights(load_preset(preset), file)}\n")

@@ -119,7 +119,7 @@ def machine_info() -> dict[str, Any]:
                     if line.startswith("model name")), "")
     ort_version = "not installed"
     if importlib.util.find_spec("onnxruntime") is not None:  # also onnxruntime-gpu & co.
-        import onnxruntime
+        import onnxruntime  # the optional 'onnx' extra, when installed
 
         ort_version = onnxruntime.__version__
     return {

@@ -154,14 +154,18 @@ class Background(Iterator[T]):
 # -- recognition views -----------------------------------------------------------------------
 def segment_frames(path: str | Path, info: VideoInfo,
                    segment: tuple[float | None, float | None]) -> tuple[int, int]:
-    """The frames ``[first, stop)`` of a ``(start_s, end_s)`` segment of a video."""
+    """The frames ``[first, stop)`` of a ``(start_s, end_s)`` segment of a video: from the
+    frame shown at ``start_s`` to the one shown at ``end_s`` (presentation times)."""
     start_s, end_s = segment
     if start_s is None and end_s is None:
         return 0, info.num_frames
     if info.fps <= 0:
         raise VideoError(path, "has no frame rate; cannot cut a segment by time")
-    first = 0 if start_s is None else round(start_s * info.fps)
-    stop = info.num_frames if end_s is None else min(round(end_s * info.fps), info.num_frames)
+    first = 0 if start_s is None else int(info.frame_at(start_s)[0])
+    if end_s is None or end_s >= info.duration_s:
+        stop = info.num_frames
+    else:
+        stop = int(info.frame_at(end_s)[0])
     if not 0 <= first < stop:
         raise VideoError(path, f"segment {start_s}..{end_s} s holds no frame of the video "
                          f"({info.duration_s:.3f} s)")

@@ -23,7 +23,7 @@ import numpy as np
 from .errors import VideoError, extra_missing
 from .fileio import atomic_path, write_atomic_bytes
 from .results import Detection, Keyframe, PersonActions
-from .video import VideoInfo, open_video
+from .video import VideoInfo, open_video, passthrough
 
 _TOP_CLASSES = 5
 
@@ -214,7 +214,8 @@ class _H264Writer:
     MP4 file. Failures are :class:`VideoError` naming ``label`` (the file the user asked
     for, not the temporary file ffmpeg writes)."""
 
-    def __init__(self, path: Path, label: Path, info: VideoInfo, fps: float) -> None:
+    def __init__(self, path: Path, label: Path, info: VideoInfo, fps: float,
+                 sar: str = "1:1") -> None:
         import ffmpeg  # ffmpeg-python: loads on use, like the other decoders
 
         self.label = label
@@ -228,8 +229,10 @@ class _H264Writer:
         ).output(
             str(path), format="mp4", vcodec=_ENCODER, pix_fmt="yuv420p" if even else "yuv444p",
             preset=_PRESET, crf=_CRF, movflags="+faststart",
+            # Anamorphic sources keep their pixel shape (the frames are storage pixels).
+            vf=f"setsar={sar.replace(':', '/')}",
             # One output frame per input frame: never drop or duplicate to fit a rate.
-            fps_mode="passthrough",
+            **{passthrough()[0].lstrip("-"): passthrough()[1]},
         )
         cmd = ffmpeg.compile(stream.global_args("-v", "error", "-y"))
         # stderr goes to a file: a pipe nobody reads while frames are written could fill
@@ -308,7 +311,7 @@ def render_detections(
             info = video.info
             # A rate ffprobe could not tell: the detection's own, else the commonest one.
             fps = info.fps if info.fps > 0 else (detection.fps if detection.fps > 0 else 25.0)
-            writer = _H264Writer(tmp, target, info, fps)
+            writer = _H264Writer(tmp, target, info, fps, video.sample_aspect_ratio)
             shown = held_keyframes(detection.keyframes, info.num_frames)
             for chunk in video.read_chunks(range(info.num_frames), info.frames_per_chunk()):
                 if not chunk.flags.writeable:

@@ -26,7 +26,7 @@ CLASSIFY_COLUMNS = (
     "frames", "fps", "duration_s", "views", "preset", "seconds",
 )
 _RECORD_KEYS = ("video", "status", "error", "frames", "fps", "duration_s", "views", "preset",
-                "seconds", "topk")
+                "seconds", "decoder", "topk")
 
 
 def format_from_path(path: str | os.PathLike[str]) -> OutputFormat:
@@ -56,7 +56,7 @@ def record(result: Result) -> dict[str, Any]:
 def csv_rows(rec: dict[str, Any]) -> list[dict[str, Any]]:
     """Long-form CSV rows of one classify record: one per (video, rank); a failure (or an
     empty top-k) is one row with an empty rank."""
-    base = {k: v for k, v in rec.items() if k != "topk"}
+    base = {k: v for k, v in rec.items() if k in CLASSIFY_COLUMNS}
     if not rec.get("topk"):
         return [{**base, "rank": None, "class_id": None, "label": None, "score": None}]
     return [{**base, **entry} for entry in rec["topk"]]
@@ -110,7 +110,7 @@ LOCALIZE_COLUMNS = (
     "video", "video_id", "status", "error", "label", "class_id", "start_s", "end_s", "score",
 )
 _LOCALIZE_KEYS = ("video", "video_id", "status", "error", "frames", "fps", "duration_s",
-                  "windows", "preset", "seconds", "segments")
+                  "windows", "preset", "seconds", "decoder", "segments")
 
 
 def localize_record(result: Result) -> dict[str, Any]:
@@ -156,7 +156,7 @@ LOCALIZE = Layout(LOCALIZE_COLUMNS, localize_record, localize_rows, activitynet_
 
 AVA_COLUMNS = ("video_id", "timestamp", "x1", "y1", "x2", "y2", "action_id", "score")
 _DETECT_KEYS = ("video", "video_id", "status", "error", "frames", "fps", "duration_s", "width",
-                "height", "preset", "persons_from", "seconds")
+                "height", "preset", "persons_from", "seconds", "decoder")
 
 
 def _seconds(value: float) -> str:
@@ -210,7 +210,7 @@ FEATURES_COLUMNS = ("video", "video_id", "status", "error", "snippets", "frames"
 
 def features_record(result: Result) -> dict[str, Any]:
     """The JSON record of one features result (the arrays live in the .npy file)."""
-    rec = {key: getattr(result, key, None) for key in FEATURES_COLUMNS}
+    rec = {key: getattr(result, key, None) for key in (*FEATURES_COLUMNS, "decoder")}
     if rec["video_id"] is None:
         rec["video_id"] = Path(rec["video"]).stem
     return rec

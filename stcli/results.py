@@ -30,6 +30,7 @@ class Prediction:
     views: str
     preset: str
     seconds: float
+    decoder: str | None = None  # which decoder read the file: decord or ffmpeg
     topk: list[ClassScore] = field(default_factory=list)
     status: str = "ok"
     error: str | None = None
@@ -70,6 +71,7 @@ class Localization:
     windows: int
     preset: str
     seconds: float
+    decoder: str | None = None  # which decoder read the file: decord or ffmpeg
     segments: list[Segment] = field(default_factory=list)
     status: str = "ok"
     error: str | None = None
@@ -131,6 +133,7 @@ class Detection:
     preset: str
     persons_from: str
     seconds: float
+    decoder: str | None = None  # which decoder read the file: decord or ffmpeg
     keyframes: list[Keyframe] = field(default_factory=list)
     status: str = "ok"
     error: str | None = None
@@ -148,6 +151,7 @@ class Features:
     snippets: int
     preset: str
     seconds: float
+    decoder: str | None = None  # which decoder read the file: decord or ffmpeg
     status: str = "ok"
     error: str | None = None
     output: str | None = None  # the .npy file, once written

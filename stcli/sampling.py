@@ -108,11 +108,6 @@ def keyframe_times(duration_s: float, interval_s: float) -> np.ndarray:
     return times[times < duration_s - 1e-9] if duration_s > 0 else times[:1]
 
 
-def keyframe_frames(times_s: np.ndarray, fps: float, num_frames: int) -> np.ndarray:
-    """The frame shown at each time (``round(t * fps)``), clamped to the video."""
-    return np.clip(np.round(np.asarray(times_s) * fps).astype(np.int64), 0, num_frames - 1)
-
-
 def clips_from(
     starts: np.ndarray, num_frames: int, clip_len: int = 16, frame_interval: int = 4
 ) -> np.ndarray:
@@ -134,16 +129,10 @@ def keyframe_indices(
     return clips_from(first, num_frames, clip_len, frame_interval)
 
 
-def snippet_starts(num_frames: int, fps: float, span: int, stride: int,
-                   per_second: float | None = None) -> np.ndarray:
-    """First frame of every feature snippet: every ``stride`` frames (or ``per_second``
-    times a second) while a whole ``span`` fits; a video shorter than one span gets one
-    snippet, from frame 0."""
-    last = max(num_frames - span, 0)
-    if per_second is None:
-        return np.arange(0, last + 1, stride, dtype=np.int64)
-    times = np.arange(0.0, last / fps + 1e-9, 1.0 / per_second)
-    return np.unique(np.round(times * fps).astype(np.int64).clip(0, last))
+def snippet_starts(num_frames: int, span: int, stride: int) -> np.ndarray:
+    """First frame of every feature snippet: every ``stride`` frames while a whole ``span``
+    fits; a video shorter than one span gets one snippet, from frame 0."""
+    return np.arange(0, max(num_frames - span, 0) + 1, stride, dtype=np.int64)
 
 
 def release_points(clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

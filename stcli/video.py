@@ -1,4 +1,12 @@
-"""Opening, probing and reading videos: decord first, ffmpeg (through ffmpeg-python) second.
+"""Opening, probing and reading videos: one frame model for decord and for ffmpeg.
+
+Whichever decoder reads a file, stcli sees the same frames: RGB uint8 in display
+orientation (the MP4/MOV display matrix applied, rotations and flips, see
+``containers``), in storage pixels (the sample aspect ratio is ignored, as the official
+pipeline's decord + OpenCV ignore it), each with its presentation time taken from the
+file's timestamps (``VideoInfo.timestamps``, seconds from the first frame), so a
+variable-rate video maps time to frames correctly. Random access (decord) and sequential
+reads (an ffmpeg pipe) return identical frames for the same indices.
 
 Every failure surfaces as :class:`~stcli.errors.VideoError` with a one-line reason that a
 user can act on; raw decoder exceptions and decoder log spam never reach the terminal.
@@ -6,21 +14,53 @@ user can act on; raw decoder exceptions and decoder log spam never reach the ter
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import json
 import os
+import re
 import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .containers import (
+    IDENTITY,
+    Matrix,
+    compose,
+    display_matrix,
+    head_of,
+    inverse,
+    looks_intact,
+    mp4_video_codec,
+    rotation_part,
+    still_image,
+)
 from .errors import VideoError
+
+_IMAGE_CODECS = frozenset({"mjpeg", "png", "bmp", "tiff", "webp", "jpeg2000", "gif"})
+# What decord (FFmpeg 4.1 inside) turns into the same RGB as ffmpeg, checked frame for
+# frame in tests/test_frames.py; anything else (10-bit and up) is read by ffmpeg.
+_DECORD_PIXEL_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p",
+                                   "yuvj444p", "nv12", "gray"})
+_DECORD_CODECS = frozenset({"avc1", "avc3", "hvc1", "hev1"})
 
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What stcli reports about a video: frame count, rate and size as decoded."""
+    """What stcli knows about a video: frame count, display size, times, decoder.
+
+    ``width`` and ``height`` are those of the frames as displayed (a 90-degree rotation
+    swaps them); ``timestamps[i]`` is frame ``i``'s presentation time in seconds from the
+    first frame; ``duration_s`` runs to the end of the last frame; ``fps`` is the
+    container's average rate; ``variable_rate`` says that frame intervals differ.
+    """
 
     path: str
     num_frames: int
@@ -28,11 +68,35 @@ class VideoInfo:
     width: int
     height: int
     backend: str
+    timestamps: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    duration_s: float = 0.0
+    variable_rate: bool = False
+    orientation: Matrix = IDENTITY
 
-    @property
-    def duration_s(self) -> float:
-        """Length in seconds (frames / fps)."""
-        return self.num_frames / self.fps if self.fps > 0 else 0.0
+    def __post_init__(self) -> None:
+        if self.timestamps is None:  # a constant rate: frame i at i / fps
+            rate = self.fps if self.fps > 0 else 1.0
+            object.__setattr__(self, "timestamps", np.arange(self.num_frames) / rate)
+            object.__setattr__(self, "duration_s", self.num_frames / self.fps
+                               if self.fps > 0 else 0.0)
+
+    def frame_at(self, seconds: np.ndarray | float) -> np.ndarray:
+        """The frame shown nearest each time (presentation times; ties go to the earlier
+        frame): ``round(t * fps)`` for a constant rate, as the AVA pipeline places
+        keyframes."""
+        t = np.atleast_1d(np.asarray(seconds, dtype=np.float64))
+        after = np.clip(np.searchsorted(self.timestamps, t, side="left"), 0,
+                        self.num_frames - 1)
+        before = np.clip(after - 1, 0, self.num_frames - 1)
+        nearer_before = np.abs(t - self.timestamps[before]) <= np.abs(
+            self.timestamps[after] - t) + 1e-9
+        return np.where(nearer_before, before, after).astype(np.int64)
+
+    def time_of(self, frames: np.ndarray | int) -> np.ndarray:
+        """Presentation time of each frame index; ``num_frames`` (one past the last) is
+        the end of the video."""
+        ends = np.append(self.timestamps, self.duration_s)
+        return ends[np.clip(np.asarray(frames, dtype=np.int64), 0, self.num_frames)]
 
     def frames_per_chunk(self, budget_bytes: int = 8 << 20) -> int:
         """How many decoded frames fit in ``budget_bytes``: ~32 frames of 340x256, one of
@@ -40,8 +104,45 @@ class VideoInfo:
         return max(1, budget_bytes // (self.width * self.height * 3))
 
 
+def orient(frames: np.ndarray, m: Matrix) -> np.ndarray:
+    """Frames ``(n, H, W, 3)`` turned and flipped by the display matrix ``m``
+    (``x' = a x + c y``, ``y' = b x + d y``); contiguous (the network's tensors need it)."""
+    if m == IDENTITY:
+        return frames
+    a, b, c, d = m
+    if b or c:  # the axes swap: transpose, then mirror what the signs say
+        out = frames.transpose(0, 2, 1, 3)
+        out = out[:, ::-1] if b < 0 else out
+        out = out[:, :, ::-1] if c < 0 else out
+    else:
+        out = frames[:, ::-1] if d < 0 else frames
+        out = out[:, :, ::-1] if a < 0 else out
+    return np.ascontiguousarray(out)
+
+
+def _swaps(m: Matrix) -> bool:
+    return bool(m[1] or m[2])
+
+
+def frame_times(starts: Sequence[float], end: float | None, fps: float,
+                path: str) -> tuple[np.ndarray, float, bool]:
+    """``(timestamps from the first frame, duration, variable rate)`` from each frame's
+    presentation time (any order) and the end of the last frame (None: one mean interval
+    after it)."""
+    t = np.sort(np.asarray(starts, dtype=np.float64))
+    if not len(t) or not np.isfinite(t).all():
+        raise VideoError(path, "has frames without timestamps")
+    t -= t[0]
+    steps = np.diff(t)
+    mean = float(steps.mean()) if len(steps) else (1.0 / fps if fps > 0 else 0.0)
+    last = (end - np.min(starts)) if end is not None else t[-1] + mean
+    variable = bool(len(steps) > 1 and steps.max() - steps.min() > max(1e-3, 0.01 * mean))
+    return t, max(float(last), float(t[-1])), variable
+
+
 class Video:
-    """An open video. ``read(indices)`` returns uint8 RGB frames ``(n, H, W, 3)``."""
+    """An open video. ``read(indices)`` returns uint8 RGB frames ``(n, H, W, 3)`` in
+    display orientation."""
 
     info: VideoInfo
 
@@ -79,61 +180,123 @@ class Video:
 
 
 class DecordVideo(Video):
-    """Reads with decord's ``VideoReader`` (the reference decoder, accurate seeking)."""
+    """Reads with decord's ``VideoReader`` (the reference decoder, accurate seeking).
 
-    def __init__(self, path: str) -> None:
+    decord applies only the rotation part of a display matrix; ``_fix`` turns its frames
+    the rest of the way (a mirror), so they equal ffmpeg's."""
+
+    def __init__(self, path: str, matrix: Matrix = IDENTITY) -> None:
         import decord  # loads its FFmpeg libraries: only when a video is opened
 
         decord.logging.set_level(decord.logging.QUIET)
-        self._reader = decord.VideoReader(path, num_threads=0)
+        with _decord_log_held():
+            self._reader = decord.VideoReader(path, num_threads=0)
         self.path = path
         num_frames = len(self._reader)
         if num_frames == 0:
             raise VideoError(path, "contains no video frames")
-        height, width = self._reader[0].shape[:2]
+        self._fix = compose(inverse(rotation_part(matrix)), matrix)
+        height, width = orient(self._reader[0].asnumpy()[None], self._fix).shape[1:3]
         fps = float(self._reader.get_avg_fps())
-        self.info = VideoInfo(path, num_frames, fps, width, height, "decord")
+        spans = self._reader.get_frame_timestamp(range(num_frames))
+        times, duration, variable = frame_times(spans[:, 0], float(spans[-1, 1]), fps, path)
+        self.info = VideoInfo(path, num_frames, fps, width, height, "decord", times, duration,
+                              variable, matrix)
 
     def _read(self, indices: list[int]) -> np.ndarray:
         try:
-            return self._reader.get_batch(indices).asnumpy()
+            frames = self._reader.get_batch(indices).asnumpy()
         except Exception as exc:  # noqa: BLE001 - decord raises bare RuntimeErrors
             raise VideoError(
                 self.path,
                 f"decoding failed near frame {int(indices[0])} of {self.info.num_frames}: "
                 "the file is truncated or corrupt; re-download or re-encode it",
             ) from exc
+        return orient(frames, self._fix)
 
     def close(self) -> None:
         self.__dict__.pop("_reader", None)
 
 
-class FfmpegVideo(Video):
-    """Reads through an ``ffmpeg`` rawvideo pipe; for files decord cannot open.
+_DECORD_LOG = re.compile(rb"^\[\d\d:\d\d:\d\d\] \S*\.cc:\d+: ")
+_FD2 = threading.Lock()
 
-    The frame count comes from demuxing (``-count_packets``), which reads no pixels; a
-    file whose readable packets fall short of its own index is reported as truncated.
+
+@contextlib.contextmanager
+def _decord_log_held() -> Iterator[None]:
+    """Hold file descriptor 2 while decord opens a file, then pass on all but decord's own
+    lines: its C++ logger writes a failure to open straight to fd 2 (the log level set
+    above reaches FFmpeg only), and stcli reports that failure in its own words."""
+    with _FD2, tempfile.TemporaryFile() as held:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [line for line in held.read().splitlines(keepends=True)
+                    if not _DECORD_LOG.match(line)]
+            if kept:  # anything else (another thread's lines) arrives, a moment late
+                os.write(2, b"".join(kept))
+
+
+class FfmpegVideo(Video):
+    """Reads through an ``ffmpeg`` rawvideo pipe; for files decord cannot open and for one
+    sequential pass over a long video.
+
+    The frame count and times come from demuxing (packet timestamps), which reads no
+    pixels; a file whose readable packets fall short of its own index is reported as
+    truncated. ffmpeg decodes the stored frames (``-noautorotate``) and stcli orients them.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, matrix: Matrix = IDENTITY) -> None:
         try:
-            stream = probe(path, count_packets=True)
+            stream, packets = probe(path, packets=True)
         except FileNotFoundError as exc:
             raise VideoError(path, "cannot be decoded: ffmpeg is not installed") from exc
-        readable = int(stream.get("nb_read_packets") or 0)
         declared = int(stream.get("nb_frames") or 0)
-        if readable == 0:
+        if not packets:
             raise VideoError(path, "contains no video frames")
-        if declared and readable < declared:
+        if declared and len(packets) < declared:
             raise VideoError(
                 path,
-                f"truncated: only {readable} of {declared} frames are present; "
+                f"truncated: only {len(packets)} of {declared} frames are present; "
                 "re-download or re-encode it",
             )
-        self.path = path
+        if stream.get("codec_name") in _IMAGE_CODECS and len(packets) == 1:
+            raise VideoError(path, "a still image, not a video: give a video file")
+        self.path, self.matrix = path, matrix
+        self.stream = stream
         fps = _rate(stream.get("avg_frame_rate")) or _rate(stream.get("r_frame_rate"))
-        width, height = int(stream["width"]), int(stream["height"])
-        self.info = VideoInfo(path, readable, fps, width, height, "ffmpeg")
+        self._size = int(stream["width"]), int(stream["height"])
+        width, height = self._size[::-1] if _swaps(matrix) else self._size
+        starts = [p.get("pts_time") for p in packets]
+        if all(s is not None for s in starts):
+            last = max(packets, key=lambda p: float(p["pts_time"]))
+            end = (float(last["pts_time"]) + float(last["duration_time"])
+                   if last.get("duration_time") else None)
+            times, duration, variable = frame_times(
+                [float(s) for s in starts], end, fps, path)
+            info = VideoInfo(path, len(packets), fps, width, height, "ffmpeg", times,
+                             duration, variable, matrix)
+        else:  # raw streams without timestamps: a constant rate
+            info = VideoInfo(path, len(packets), fps, width, height, "ffmpeg",
+                             orientation=matrix)
+        self.info = info
+
+    @property
+    def sample_aspect_ratio(self) -> str:
+        """``"N:D"``, the shape of a displayed pixel (``1:1`` square), of the frames as
+        stcli returns them (a 90-degree turn inverts it)."""
+        sar = self.stream.get("sample_aspect_ratio") or "1:1"
+        num, _, den = sar.partition(":")
+        if not (num.isdigit() and den.isdigit() and int(num) and int(den)):
+            return "1:1"
+        return f"{den}:{num}" if _swaps(self.matrix) else f"{num}:{den}"
 
     def _read(self, indices: list[int]) -> np.ndarray:
         wanted = sorted(set(indices))
@@ -146,14 +309,12 @@ class FfmpegVideo(Video):
         wanted = sorted(set(self._checked(indices)))
         if not wanted:
             return
-        w, h = self.info.width, self.info.height
+        w, h = self._size
         frame_bytes = w * h * 3
         with tempfile.TemporaryFile() as errors:
-            cmd = [
-                "ffmpeg", "-v", "error", "-nostdin", "-i", self.path,
-                "-map", "0:v:0",
-                "-f", "rawvideo", "-pix_fmt", "rgb24", "-fps_mode", "passthrough", "pipe:",
-            ]
+            cmd = ["ffmpeg", "-v", "error", "-nostdin", "-noautorotate", "-i", self.path,
+                   "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                   *passthrough(), "pipe:"]
             try:
                 proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
             except FileNotFoundError as exc:
@@ -175,65 +336,64 @@ class FfmpegVideo(Video):
                         out.append(np.frombuffer(raw, np.uint8).reshape(h, w, 3))
                         target = next(pending, None)
                         if len(out) == chunk:
-                            yield np.stack(out)
+                            yield orient(np.stack(out), self.matrix)
                             out = []
                     position += 1
                 if out:
-                    yield np.stack(out)
+                    yield orient(np.stack(out), self.matrix)
             finally:
                 proc.kill()
                 proc.wait()
 
 
-# Leading bytes of containers decord opens without complaint when they are complete.
-_SIGNATURES = (b"\x1a\x45\xdf\xa3", b"RIFF", b"FLV", b"OggS", b"\x00\x00\x01\xba",
-               b"\x30\x26\xb2\x75")
-
-
-def _looks_intact(path: str) -> bool:
-    """A cheap check (no subprocess) that ``path`` starts like a video container and, for
-    MP4/MOV, that its top-level boxes include ``moov`` and end where the file ends.
-
-    True lets a file go straight to decord, sparing the ~0.1 s ffprobe start."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        head = f.read(12)
-        if head[4:8] != b"ftyp":
-            return head.startswith(_SIGNATURES)
-        offset, seen_moov = 0, False
-        while offset < size:
-            f.seek(offset)
-            box = f.read(16)
-            if len(box) < 8:
-                return False
-            length, kind = int.from_bytes(box[:4], "big"), box[4:8]
-            if length == 1 and len(box) == 16:
-                length = int.from_bytes(box[8:16], "big")
-            elif length == 0:
-                length = size - offset
-            if length < 8:
-                return False
-            seen_moov |= kind == b"moov"
-            offset += length
-        return seen_moov and offset == size
-
-
-def probe(path: str, count_packets: bool = False) -> dict:
-    """ffprobe's description of the first video stream; :class:`VideoError` if none.
-
-    ``count_packets`` demuxes the whole file (no decoding) for a true frame count.
-    Raises ``FileNotFoundError`` when ffprobe is not installed.
-    """
-    import ffmpeg  # ffmpeg-python: only when a file is probed
-
-    extra = {"count_packets": None} if count_packets else {}
+@functools.cache
+def ffmpeg_version() -> tuple[int, int] | None:
+    """``(major, minor)`` of the ``ffmpeg`` on the PATH; None when it does not say (a git
+    build) or is missing."""
     try:
-        streams = ffmpeg.probe(path, select_streams="v:0", **extra).get("streams", [])
-    except ffmpeg.Error as exc:
-        raise VideoError(path, _probe_failure(path, exc.stderr)) from exc
+        first = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True,
+                               timeout=30).stdout.splitlines()[:1]
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return parse_ffmpeg_version(first[0] if first else "")
+
+
+def parse_ffmpeg_version(line: str) -> tuple[int, int] | None:
+    """``"ffmpeg version 5.1.9-0+deb12u1 ..."`` -> ``(5, 1)``; ``n4.4.2`` -> ``(4, 4)``."""
+    match = re.match(r"ffmpeg version n?(\d+)\.(\d+)", line)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def passthrough() -> list[str]:
+    """The output option that keeps every frame as decoded, neither dropped nor repeated:
+    ``-fps_mode passthrough`` from ffmpeg 5.1, ``-vsync passthrough`` before (4.4)."""
+    version = ffmpeg_version()
+    if version is not None and version < (5, 1):
+        return ["-vsync", "passthrough"]
+    return ["-fps_mode", "passthrough"]
+
+
+def probe(path: str, packets: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """ffprobe's description of the first video stream and, with ``packets``, its packets'
+    times (demuxing the whole file, decoding nothing); :class:`VideoError` if there is no
+    video stream. Raises ``FileNotFoundError`` when ffprobe is not installed."""
+    entries = ("stream=codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,"
+               "sample_aspect_ratio,pix_fmt")
+    if packets:
+        entries += ":packet=pts_time,duration_time"
+    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", entries,
+           "-of", "json", path]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0:
+        raise VideoError(path, _probe_failure(path, proc.stderr))
+    try:
+        data = json.loads(proc.stdout or b"{}")
+    except json.JSONDecodeError as exc:
+        raise VideoError(path, "not a readable video (ffprobe gave no description)") from exc
+    streams = [s for s in data.get("streams", []) if s.get("width")]
     if not streams:
         raise VideoError(path, "has no video stream (audio-only or not a video file)")
-    return streams[0]
+    return streams[0], data.get("packets", [])
 
 
 def _rate(text: str | None) -> float:
@@ -247,9 +407,7 @@ def _rate(text: str | None) -> float:
 def _probe_failure(path: str, stderr: bytes | None) -> str:
     lines = (stderr or b"").decode(errors="replace").strip().splitlines()
     detail = lines[-1].split(": ", 1)[-1] if lines else "unknown error"
-    with open(path, "rb") as f:
-        head = f.read(12)
-    if head[4:8] == b"ftyp" and any("moov atom not found" in line for line in lines):
+    if head_of(path)[4:8] == b"ftyp" and any("moov atom not found" in line for line in lines):
         return "truncated or incomplete MP4 (no 'moov' index): re-download or re-encode it"
     return f"not a readable video ({detail})"
 
@@ -275,19 +433,30 @@ def open_video(path: str | Path, sequential: bool = False) -> Video:
         raise VideoError(path, "empty file (0 bytes)")
     if not os.access(path, os.R_OK):
         raise VideoError(path, "permission denied")
+    if kind := still_image(head_of(path)):
+        raise VideoError(path, f"a still image ({kind}), not a video: give a video file")
+    matrix = display_matrix(path)
     if sequential:
-        return FfmpegVideo(path)
-    if not _looks_intact(path):
+        return FfmpegVideo(path, matrix)
+    codec = mp4_video_codec(path)
+    if not (looks_intact(path) and codec is not None and codec[0] in _DECORD_CODECS
+            and codec[1] == 8):
         try:
-            # Anything but a well-formed container is probed first: files that are no
-            # video, or a cut-off MP4, get ffprobe's diagnosis, and decord, which logs its
-            # own failures straight to stderr, never sees them.
-            probe(path)
+            # Anything but a whole 8-bit H.264/HEVC MP4 is probed first: files that are no
+            # video or a cut-off MP4 get ffprobe's diagnosis (decord, which logs its own
+            # failures straight to stderr, never sees them), and pixel formats decord
+            # misreads (10-bit: wrong colours, no error) go to ffmpeg.
+            stream, _ = probe(path)
         except FileNotFoundError:
             pass  # no ffprobe on this machine: decord (which bundles FFmpeg) decides alone
+        else:
+            if stream.get("codec_name") in _IMAGE_CODECS and stream.get("nb_frames") == "1":
+                raise VideoError(path, "a still image, not a video: give a video file")
+            if stream.get("pix_fmt") not in _DECORD_PIXEL_FORMATS:
+                return FfmpegVideo(path, matrix)
     try:
-        return DecordVideo(path)
+        return DecordVideo(path, matrix)
     except VideoError:
         raise
     except Exception:  # noqa: BLE001 - decord cannot open it; let ffmpeg try and explain
-        return FfmpegVideo(path)
+        return FfmpegVideo(path, matrix)

@@ -27,7 +27,7 @@ UNREACHABLE = "http://127.0.0.1:9/"  # loopback discard port: nothing listens th
 CSV_COLUMNS = ["video", "status", "error", "rank", "class_id", "label", "score", "frames",
                "fps", "duration_s", "views", "preset", "seconds"]
 RECORD_KEYS = ["video", "status", "error", "frames", "fps", "duration_s", "views", "preset",
-               "seconds", "topk"]
+               "seconds", "decoder", "topk"]
 TOPK_KEYS = ["rank", "class_id", "label", "score"]
 LABELS = [line.strip() for line in
           (REPO / "presets" / "labels" / "kinetics400.txt").read_text().splitlines()

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 import torch
 
-from stcli.sampling import keyframe_frames, keyframe_indices, keyframe_times, release_points
+from stcli.sampling import keyframe_indices, keyframe_times, release_points
 from stcli.settings import DetectSettings, parse_timestamps
 from stcli.tasks.detect import load_detector
 from stcli.transforms import normalize, resize_frames
-from stcli.video import open_video
+from stcli.video import VideoInfo, open_video
 from tests.conftest import make_video, run_stcli, warm_onnx_cache
 
 AVA = ["video_id", "timestamp", "x1", "y1", "x2", "y2", "action_id", "score"]
@@ -32,7 +32,8 @@ BOXES = {  # timestamp -> normalized person boxes; nobody at t = 3
 def test_keyframe_plans() -> None:
     assert keyframe_times(5.0, 1.0).tolist() == [0, 1, 2, 3, 4]
     assert keyframe_times(4.95, 0.5).tolist() == [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5]
-    assert keyframe_frames(np.array([0, 1.04, 2.5, 9.0]), 10.0, 50).tolist() == [0, 10, 25, 49]
+    assert VideoInfo("v.mp4", 50, 10.0, 64, 48, "decord").frame_at(
+        np.array([0, 1.04, 2.5, 9.0])).tolist() == [0, 10, 25, 49]
     clips = keyframe_indices(np.array([40, 2, 48]), 50)
     assert clips[0].tolist() == np.minimum(np.arange(8, 72, 4), 49).tolist()
     assert clips[0, 8] == 40  # the keyframe sits at position clip_len // 2

@@ -18,7 +18,7 @@ LAYERS = {
     0: {"version", "errors", "choices", "presets", "results", "fileio", "inputs", "settings"},
     1: {"roi", "model", "checkpoints", "build"},
     2: {"weights"},
-    3: {"video", "sampling", "transforms"},
+    3: {"containers", "video", "sampling", "transforms"},
     4: {"onnx_meta", "engines", "onnx_export"},
     5: {"pipeline"},
     6: {"segments", "persons", "heads", "loader"},

@@ -26,7 +26,7 @@ COLUMNS = ["video", "status", "error", "rank", "class_id", "label", "score", "fr
 
 PRED_RECORD = {
     "video": "clips/a.mp4", "status": "ok", "error": None, "frames": 90, "fps": 25.0,
-    "duration_s": 3.6, "views": "10x3", "preset": "k400", "seconds": 1.25,
+    "duration_s": 3.6, "views": "10x3", "preset": "k400", "seconds": 1.25, "decoder": None,
     "topk": [
         {"rank": 1, "class_id": 39, "label": "building shed", "score": 0.5},
         {"rank": 2, "class_id": 7, "label": 'eating, "drinking"', "score": 0.25},
@@ -35,7 +35,7 @@ PRED_RECORD = {
 FAIL_RECORD = {
     "video": "clips/bad.mp4", "status": "error", "error": "empty file (0 bytes)",
     "frames": None, "fps": None, "duration_s": None, "views": None, "preset": "k400",
-    "seconds": 0.001, "topk": [],
+    "seconds": 0.001, "decoder": None, "topk": [],
 }
 
 EXPECTED_JSON = """\
@@ -50,6 +50,7 @@ EXPECTED_JSON = """\
     "views": "10x3",
     "preset": "k400",
     "seconds": 1.25,
+    "decoder": null,
     "topk": [
       {
         "rank": 1,
@@ -75,6 +76,7 @@ EXPECTED_JSON = """\
     "views": null,
     "preset": "k400",
     "seconds": 0.001,
+    "decoder": null,
     "topk": []
   }
 ]
@@ -82,12 +84,12 @@ EXPECTED_JSON = """\
 
 EXPECTED_JSONL = (
     '{"video": "clips/a.mp4", "status": "ok", "error": null, "frames": 90, "fps": 25.0, '
-    '"duration_s": 3.6, "views": "10x3", "preset": "k400", "seconds": 1.25, "topk": '
-    '[{"rank": 1, "class_id": 39, "label": "building shed", "score": 0.5}, '
+    '"duration_s": 3.6, "views": "10x3", "preset": "k400", "seconds": 1.25, "decoder": null, '
+    '"topk": [{"rank": 1, "class_id": 39, "label": "building shed", "score": 0.5}, '
     '{"rank": 2, "class_id": 7, "label": "eating, \\"drinking\\"", "score": 0.25}]}\n'
     '{"video": "clips/bad.mp4", "status": "error", "error": "empty file (0 bytes)", '
     '"frames": null, "fps": null, "duration_s": null, "views": null, "preset": "k400", '
-    '"seconds": 0.001, "topk": []}\n'
+    '"seconds": 0.001, "decoder": null, "topk": []}\n'
 )
 
 EXPECTED_CSV = (
@@ -111,7 +113,7 @@ def render_line(result, fmt: str) -> str:
 def test_record_of_prediction_has_documented_keys_in_order() -> None:
     rec = reports.record(PRED)
     assert list(rec) == ["video", "status", "error", "frames", "fps", "duration_s", "views",
-                         "preset", "seconds", "topk"]
+                         "preset", "seconds", "decoder", "topk"]
     assert rec == PRED_RECORD
 
 

@@ -240,7 +240,7 @@ def test_golden_pipeline_channel_means(shared_videos, case: dict) -> None:
 
 
 def test_container_check_spares_the_probe_only_for_whole_files(generated_videos, tmp_path):
-    from stcli.video import _looks_intact
+    from stcli.containers import looks_intact as _looks_intact
 
     whole = generated_videos["landscape"]
     data = whole.read_bytes()

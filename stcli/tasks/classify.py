@@ -52,6 +52,7 @@ class Recognizer(LoadedModel):
             video=path, frames=info.num_frames, fps=round(info.fps, 6),
             duration_s=round(info.duration_s, 6), views=protocol.views,
             preset=self.preset.name, seconds=round(time.perf_counter() - prepared.started, 4),
+            decoder=info.backend,
             topk=[
                 ClassScore(rank, int(i), self.labels[int(i)], float(s))
                 for rank, (s, i) in enumerate(zip(scores.tolist(), ids.tolist(), strict=True), 1)

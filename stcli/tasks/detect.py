@@ -24,7 +24,7 @@ from ..loader import LoadedModel
 from ..persons import PersonBoxes, PersonSource, person_source
 from ..pipeline import Paths, StreamPlan, complete_clips, run_videos, stream_frames
 from ..results import ActionScore, Detection, Keyframe, PersonActions, Result
-from ..sampling import keyframe_frames, keyframe_indices, keyframe_times
+from ..sampling import keyframe_indices, keyframe_times
 from ..settings import DetectSettings, ModelSpec
 from ..transforms import normalize, resize_frames
 from ..video import VideoInfo
@@ -64,7 +64,7 @@ class Detector(LoadedModel):
                 source: PersonSource) -> Iterator[Any]:
         def plan(info: VideoInfo) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
             times = self._times(path, info, settings, source)
-            centres = keyframe_frames(times, info.fps, info.num_frames)
+            centres = info.frame_at(times)
             clips = keyframe_indices(centres, info.num_frames, self.preset.clip_len,
                                      self.preset.frame_interval)
             return clips, (times, centres)
@@ -142,7 +142,7 @@ class Detector(LoadedModel):
             video=path, video_id=video_id, frames=info.num_frames, fps=round(info.fps, 6),
             duration_s=round(info.duration_s, 6), width=info.width, height=info.height,
             preset=self.preset.name, persons_from=source.name,
-            seconds=round(time.perf_counter() - started, 4),
+            seconds=round(time.perf_counter() - started, 4), decoder=info.backend,
             keyframes=[found[k] for k in range(len(times))],
         )
 

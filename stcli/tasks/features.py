@@ -30,9 +30,15 @@ class FeatureExtractor(LoadedModel):
     """A loaded recognition backbone that turns videos into snippet features."""
 
     def plan(self, info: VideoInfo, settings: FeatureSettings) -> np.ndarray:
-        """The snippets' frame indices ``(T, 16)`` for a video."""
+        """The snippets' frame indices ``(T, 16)`` for a video: every ``stride`` frames,
+        or at the frames shown every ``1 / fps`` seconds (presentation times)."""
         span = clip_span(self.preset.clip_len, self.preset.frame_interval)
-        starts = snippet_starts(info.num_frames, info.fps, span, settings.stride, settings.fps)
+        if settings.fps is None:
+            starts = snippet_starts(info.num_frames, span, settings.stride)
+        else:
+            last = max(info.num_frames - span, 0)
+            times = np.arange(0.0, info.time_of(last)[()] + 1e-9, 1.0 / settings.fps)
+            starts = np.unique(np.minimum(info.frame_at(times), last))
         return clips_from(starts, info.num_frames, self.preset.clip_len,
                           self.preset.frame_interval)
 
@@ -43,15 +49,15 @@ class FeatureExtractor(LoadedModel):
                              FEATURE_DIM)
         info, indices = plan.info, plan.clips
         span = clip_span(self.preset.clip_len, self.preset.frame_interval)
-        starts = indices[:, 0].astype(np.float64)
+        starts = indices[:, 0]
         return Features(
             video=path, video_id=Path(path).stem, frames=info.num_frames,
             fps=round(info.fps, 6), duration_s=round(info.duration_s, 6),
             snippets=len(indices), preset=self.preset.name,
-            seconds=round(time.perf_counter() - started, 4),
+            seconds=round(time.perf_counter() - started, 4), decoder=info.backend,
             features=feats.astype(settings.dtype.value),
-            starts_s=starts / info.fps,
-            ends_s=np.minimum(starts + span, info.num_frames) / info.fps,
+            starts_s=info.time_of(starts),
+            ends_s=info.time_of(np.minimum(starts + span, info.num_frames)),
         )
 
     def iter_features(

@@ -88,10 +88,11 @@ class Localizer(LoadedModel):
         probs = scan_windows(path, decoded, plan, self.preset, self.batch_size,
                              lambda batch: self.probabilities([batch]), len(self.labels))
         windows: WindowPlan = plan.context
-        fps = plan.info.fps
+        info = plan.info
+        # Presentation times: a window runs from its first frame to the end of its last.
         return plan, WindowScores(
-            windows.starts / fps, (windows.starts + windows.lengths) / fps, windows.scale_ids,
-            columns.apply(probs), columns.labels, columns.class_ids)
+            info.time_of(windows.starts), info.time_of(windows.starts + windows.lengths),
+            windows.scale_ids, columns.apply(probs), columns.labels, columns.class_ids)
 
     def window_scores(
         self, path: str | Path, settings: LocalizeSettings | None = None
@@ -118,7 +119,8 @@ class Localizer(LoadedModel):
                 video=path, video_id=Path(path).stem, frames=info.num_frames,
                 fps=round(info.fps, 6), duration_s=round(info.duration_s, 6),
                 windows=len(plan.clips), preset=self.preset.name,
-                seconds=round(time.perf_counter() - started, 4), segments=segments,
+                seconds=round(time.perf_counter() - started, 4), decoder=info.backend,
+                segments=segments,
                 window_scores=ws,
             )
 

@@ -19,14 +19,15 @@ import functools
 import json
 import os
 import re
+import select
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -44,6 +45,7 @@ from .containers import (
 )
 from .errors import VideoError
 
+T = TypeVar("T")
 _IMAGE_CODECS = frozenset({"mjpeg", "png", "bmp", "tiff", "webp", "jpeg2000", "gif"})
 # What decord (FFmpeg 4.1 inside) turns into the same RGB as ffmpeg, checked frame for
 # frame in tests/test_frames.py; anything else (10-bit and up) is read by ffmpeg.
@@ -205,7 +207,10 @@ class DecordVideo(Video):
 
     def _read(self, indices: list[int]) -> np.ndarray:
         try:
-            frames = self._reader.get_batch(indices).asnumpy()
+            frames = _within(stall_seconds(), self.path,
+                             lambda: self._reader.get_batch(indices).asnumpy())
+        except VideoError:
+            raise
         except Exception as exc:  # noqa: BLE001 - decord raises bare RuntimeErrors
             raise VideoError(
                 self.path,
@@ -316,14 +321,18 @@ class FfmpegVideo(Video):
                    "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24",
                    *passthrough(), "pipe:"]
             try:
-                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+                # Unbuffered: select() below must see every byte ffmpeg has written.
+                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, bufsize=0)
             except FileNotFoundError as exc:
                 raise VideoError(self.path, "cannot be decoded: ffmpeg is not installed") from exc
             out, position, pending = [], 0, iter(wanted)
             target = next(pending, None)
+            stall = stall_seconds()
             try:
                 while target is not None:
-                    raw = proc.stdout.read(frame_bytes)
+                    raw = _read_exact(proc.stdout, frame_bytes, stall)
+                    if raw is None:
+                        raise VideoError(self.path, _stalled(stall, position))
                     if len(raw) < frame_bytes:
                         errors.seek(0)
                         detail = errors.read().decode(errors="replace").strip().splitlines()
@@ -344,6 +353,58 @@ class FfmpegVideo(Video):
             finally:
                 proc.kill()
                 proc.wait()
+
+
+def stall_seconds() -> float:
+    """How long a decoder may go without delivering a frame before the file is given up as
+    damaged: ``$STCLI_DECODE_STALL_S``, default 120 s."""
+    try:
+        return max(0.0, float(os.environ.get("STCLI_DECODE_STALL_S", "120")))
+    except ValueError:
+        return 120.0
+
+
+def _stalled(seconds: float, position: int | None = None) -> str:
+    where = f" at frame {position}" if position is not None else ""
+    return (f"decoding stalled{where}: no frame for {seconds:g} s; the file is damaged "
+            "(STCLI_DECODE_STALL_S sets the limit)")
+
+
+def _within(seconds: float, path: str, work: Callable[[], T]) -> T:
+    """``work()`` on a helper thread, given up after ``seconds``: decord decodes in C++,
+    where a damaged file could hold a read forever and nothing can interrupt it. A read
+    given up on is left to finish on its (daemon) thread; the video is reported."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="stcli-decord-read", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise VideoError(path, _stalled(seconds))
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _read_exact(pipe: Any, size: int, seconds: float) -> bytes | None:
+    """``size`` bytes from an unbuffered pipe (fewer at its end); None when nothing arrives
+    for ``seconds``."""
+    parts, got = [], 0
+    while got < size:
+        if not select.select([pipe], [], [], seconds)[0]:
+            return None
+        part = pipe.read(size - got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 @functools.cache

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_stcli
+from tests.conftest import make_video, run_stcli
 
 VARIANTS = 210
 SEED = 20261201
@@ -96,3 +96,18 @@ def test_damaged_files_end_as_results_or_one_line_errors(damaged: Path, referenc
     assert all(line.startswith("stcli: error: ") for line in errors)
     # Both outcomes occur: the damage is real, and so is what survives it.
     assert 0 < sum(r["status"] == "ok" for r in records) < VARIANTS
+
+
+@pytest.mark.parametrize("command", [["classify", "--views", "1x1"], ["localize"]])
+def test_a_stalled_decoder_gives_the_file_up(tmp_path: Path, reference_checkpoint,
+                                             command: list[str]) -> None:
+    # A limit no decoder can meet stands in for a file that hangs one: decord (classify)
+    # and the ffmpeg pipe (localize) are both given up, as one error row.
+    video = make_video(tmp_path / "v.mp4", frames=30, size=(64, 48))
+    proc = run_stcli(*command, str(video), "-c", str(reference_checkpoint("k400")),
+                     "--backend", "torch", "-f", "jsonl", "-q",
+                     env={"STCLI_DECODE_STALL_S": "0.000001"}, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    (record,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert record["status"] == "error" and "decoding stalled" in record["error"]
+    assert "STCLI_DECODE_STALL_S" in record["error"] and "Traceback" not in proc.stderr

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 import os
 import struct
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, TypeVar
 
 # Leading bytes of containers decord opens without complaint when they are complete.
 _SIGNATURES = (b"\x1a\x45\xdf\xa3", b"RIFF", b"FLV", b"OggS", b"\x00\x00\x01\xba",
@@ -23,6 +23,7 @@ _SIGNATURES = (b"\x1a\x45\xdf\xa3", b"RIFF", b"FLV", b"OggS", b"\x00\x00\x01\xba
 _IMAGES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"BM", "BMP"),
            (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"\x00\x00\x01\x00", "ICO"))
 
+T = TypeVar("T")
 Matrix = tuple[int, int, int, int]  # (a, b, c, d): x' = a x + c y, y' = b x + d y
 IDENTITY: Matrix = (1, 0, 0, 1)
 
@@ -83,38 +84,62 @@ def display_matrix(path: str) -> Matrix:
     the signs of its 2x2 part (rotations by multiples of 90 degrees and flips); the
     identity for other containers, for a plain track, and for a matrix that turns by
     another angle (which no decoder applies either)."""
+    return _first_video_track(path, _track_matrix) or IDENTITY
+
+
+def mp4_video_codec(path: str) -> tuple[str, int | None] | None:
+    """``(sample entry type, bits per sample)`` of the first video track of an MP4/MOV
+    file (``("avc1", 8)``); bits None when the file does not say; None for other
+    containers or when there is no video track. Read from ``stsd``: ``avcC`` (High 10,
+    4:2:2 and 4:4:4 profiles carry the depth), ``hvcC`` and ``vpcC``."""
+    return _first_video_track(path, _sample_entry)
+
+
+def _first_video_track(path: str, read: Callable[[BinaryIO, int, int], T]) -> T | None:
+    """``read(file, start, end)`` of the first video ``trak`` of an MP4/MOV file; None for
+    other files and for files without a video track."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         if f.read(8)[4:8] != b"ftyp":
-            return IDENTITY
+            return None
         for moov, start, end in _boxes(f, 0, size):
             if moov != b"moov":
                 continue
             for trak, t_start, t_end in _boxes(f, start, end):
-                if trak == b"trak" and (matrix := _video_track_matrix(f, t_start, t_end)):
-                    return matrix
-    return IDENTITY
+                if trak == b"trak" and _is_video(f, t_start, t_end):
+                    return read(f, t_start, t_end)
+    return None
 
 
-def _video_track_matrix(f: BinaryIO, start: int, end: int) -> Matrix | None:
-    """The reduced matrix of a ``trak`` box if it is a video track, else None."""
-    matrix, video = None, False
+def _child(f: BinaryIO, start: int, end: int, path: tuple[bytes, ...]) -> tuple[int, int] | None:
+    """``(payload start, end)`` of the box at ``path`` below ``[start, end)``."""
     for kind, payload, box_end in _boxes(f, start, end):
-        if kind == b"tkhd":
-            f.seek(payload)
-            version = f.read(1)[:1]
-            # tkhd: version/flags, times and ids (20 or 32 bytes), reserved, layer, group,
-            # volume, reserved, then the 3x3 matrix of 32-bit values.
-            f.seek(payload + (52 if version == b"\x01" else 40))
-            values = f.read(36)
-            if len(values) == 36:
-                matrix = _reduce(struct.unpack(">9i", values))
-        elif kind == b"mdia":
-            for sub, sub_payload, _ in _boxes(f, payload, box_end):
-                if sub == b"hdlr":
-                    f.seek(sub_payload + 8)  # version/flags, pre-defined
-                    video = f.read(4) == b"vide"
-    return (matrix or IDENTITY) if video else None
+        if kind == path[0]:
+            return (payload, box_end) if len(path) == 1 else _child(f, payload, box_end,
+                                                                    path[1:])
+    return None
+
+
+def _is_video(f: BinaryIO, start: int, end: int) -> bool:
+    """Whether a ``trak``'s handler is ``vide``."""
+    hdlr = _child(f, start, end, (b"mdia", b"hdlr"))
+    if hdlr is None:
+        return False
+    f.seek(hdlr[0] + 8)  # version/flags, pre-defined
+    return f.read(4) == b"vide"
+
+
+def _track_matrix(f: BinaryIO, start: int, end: int) -> Matrix:
+    """The reduced display matrix in a ``trak``'s header."""
+    tkhd = _child(f, start, end, (b"tkhd",))
+    if tkhd is None:
+        return IDENTITY
+    f.seek(tkhd[0])
+    # tkhd: version/flags, times and ids (20 or 32 bytes), reserved, layer, group, volume,
+    # reserved, then the 3x3 matrix of 32-bit values.
+    f.seek(tkhd[0] + (52 if f.read(1) == b"\x01" else 40))
+    values = f.read(36)
+    return _reduce(struct.unpack(">9i", values)) if len(values) == 36 else IDENTITY
 
 
 def _reduce(values: tuple[int, ...]) -> Matrix:
@@ -151,41 +176,11 @@ def inverse(m: Matrix) -> Matrix:
     return (a, c, b, d)
 
 
-def mp4_video_codec(path: str) -> tuple[str, int | None] | None:
-    """``(sample entry type, bits per sample)`` of the first video track of an MP4/MOV
-    file (``("avc1", 8)``); bits None when the file does not say; None for other
-    containers or when there is no video track. Read from ``stsd``: ``avcC`` (High 10,
-    4:2:2 and 4:4:4 profiles carry the depth), ``hvcC`` and ``vpcC``."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        if f.read(8)[4:8] != b"ftyp":
-            return None
-        for moov, start, end in _boxes(f, 0, size):
-            if moov != b"moov":
-                continue
-            for trak, t_start, t_end in _boxes(f, start, end):
-                if trak == b"trak" and (entry := _sample_entry(f, t_start, t_end)):
-                    return entry
-    return None
-
-
-def _child(f: BinaryIO, start: int, end: int, path: tuple[bytes, ...]) -> tuple[int, int] | None:
-    """``(payload start, end)`` of the box at ``path`` below ``[start, end)``."""
-    for kind, payload, box_end in _boxes(f, start, end):
-        if kind == path[0]:
-            return (payload, box_end) if len(path) == 1 else _child(f, payload, box_end,
-                                                                    path[1:])
-    return None
-
 
 def _sample_entry(f: BinaryIO, start: int, end: int) -> tuple[str, int | None] | None:
-    """The video sample entry of a ``trak`` (None for other tracks)."""
-    hdlr = _child(f, start, end, (b"mdia", b"hdlr"))
+    """The type and bit depth of a video ``trak``'s first sample entry."""
     stsd = _child(f, start, end, (b"mdia", b"minf", b"stbl", b"stsd"))
-    if hdlr is None or stsd is None:
-        return None
-    f.seek(hdlr[0] + 8)
-    if f.read(4) != b"vide":
+    if stsd is None:
         return None
     # stsd: version/flags, entry count, then the first entry; a visual sample entry has
     # 78 bytes of fields before its own boxes (avcC, hvcC, ...).

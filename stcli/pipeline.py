@@ -247,17 +247,18 @@ class StreamPlan:
 
 
 def stream_frames(path: str | Path, purpose: str,
-                  plan: Callable[[VideoInfo], tuple[np.ndarray, Any]]) -> Iterator[Any]:
+                  plan: Callable[[VideoInfo], tuple[Any, ...]]) -> Iterator[Any]:
     """Yield a :class:`StreamPlan`, then the frames it needs in chunks, from one
-    sequential pass over the video. ``plan(info)`` returns ``(clips, context)``;
+    sequential pass over the video. ``plan(info)`` returns ``(clips, context)`` or
+    ``(clips, context, frames)`` with frames needed besides the clips' (keyframe images);
     ``purpose`` names what is placed in time ("windows", "keyframes", ...) in the error
     for a video without a frame rate. Pure decoding (no torch)."""
     with open_video(path, sequential=True) as video:
         info = video.info
         if info.fps <= 0:
             raise VideoError(path, f"has no frame rate; cannot place {purpose} in time")
-        clips, context = plan(info)
-        needed = np.unique(clips)
+        clips, context, *also = plan(info)
+        needed = np.unique(np.concatenate([np.ravel(clips), *also]))
         yield StreamPlan(info, clips, needed, context)
         yield from video.read_chunks(needed, info.frames_per_chunk())
 

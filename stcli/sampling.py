@@ -1,7 +1,7 @@
 """Frame-index plans: which frames of a video each clip uses. Pure NumPy arithmetic.
 
 Four plans: the recognition test protocol (``test_clip_indices``), sliding windows for
-temporal localization (``sliding_windows``), clips centred on AVA keyframes
+temporal localization (``sliding_windows``), the official clips around AVA keyframes
 (``keyframe_times`` + ``keyframe_indices``) and feature snippets (``snippet_starts`` +
 ``clips_from``); plus ``release_points``, which says when a streamed frame is no longer
 needed by any clip.
@@ -120,12 +120,15 @@ def clips_from(
 def keyframe_indices(
     centres: np.ndarray, num_frames: int, clip_len: int = 16, frame_interval: int = 4
 ) -> np.ndarray:
-    """``(K, clip_len)`` frames of the clip centred on each keyframe, clamped to the video.
+    """``(K, clip_len)`` frames of the clip around each keyframe, clamped to the video.
 
-    AVA test clips: ``c - 32, c - 28, ..., c + 28`` for 16 frames at interval 4; the
-    keyframe itself is at position ``clip_len // 2``.
+    The official AVA test clips: ``c - 31, c - 27, ..., c + 29`` for a keyframe at frame
+    ``c`` (16 frames at interval 4). mmaction2's ``SampleAVAFrames`` (test mode, rawframes
+    with ``start_index=1``) adds ``start_index`` twice (mmaction2 issue #726), so its clip
+    sits one frame after a clip centred on ``c``; the checkpoints were trained and tested
+    with that clip, so stcli takes it too (``pipeline.md``, AVA section).
     """
-    first = np.asarray(centres, dtype=np.int64) - (clip_len // 2) * frame_interval
+    first = np.asarray(centres, dtype=np.int64) - (clip_len // 2) * frame_interval + 1
     return clips_from(first, num_frames, clip_len, frame_interval)
 
 

@@ -1,18 +1,20 @@
 """Frames to network input: short-side resize, crops, normalization. Pure functions.
 
 Geometry follows the reference pipeline exactly (mmaction2 ``Resize``, ``CenterCrop``,
-``ThreeCrop``); resizing is bilinear with half-pixel centres and no antialiasing, like
-OpenCV's ``INTER_LINEAR``, and the result is rounded to 8-bit values as the reference
-pipeline (which resizes uint8 images) does.
+``ThreeCrop``), and so does the resize itself: mmcv's ``imresize``, that is OpenCV's
+``cv2.resize`` with ``INTER_LINEAR`` on the uint8 RGB frame (bilinear, half-pixel centres,
+no antialiasing, fixed-point weights), so the network's input equals the official
+pipeline's bit for bit. (A float bilinear resize rounded to 8 bits agreed on ~90% of
+pixels and moved calibrated probabilities by up to 9e-2.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 Box = tuple[int, int, int, int]  # x, y, w, h in the resized frame
@@ -44,16 +46,16 @@ def crop_boxes(width: int, height: int, crop_size: int, crops: int) -> list[Box]
 
 
 def resize_frames(frames: np.ndarray | Tensor, size: tuple[int, int]) -> Tensor:
-    """uint8 ``(F, H, W, 3)`` frames -> float ``(F, 3, h, w)`` holding 8-bit values.
-
-    ``size`` is the target ``(w, h)``.
-    """
-    x = torch.as_tensor(frames).permute(0, 3, 1, 2).float()
+    """uint8 ``(F, H, W, 3)`` frames -> float ``(F, 3, h, w)`` holding 8-bit values, each
+    frame resized to ``size`` ``(w, h)`` by OpenCV's ``INTER_LINEAR`` on uint8 (mmcv)."""
+    frames = frames.numpy() if isinstance(frames, Tensor) else np.asarray(frames)
     width, height = size
-    if (x.shape[-1], x.shape[-2]) != (width, height):
-        x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False)
-        x = x.round_().clamp_(0, 255)
-    return x
+    if frames.shape[1:3] != (height, width):
+        resized = np.empty((len(frames), height, width, 3), np.uint8)
+        for i, frame in enumerate(frames):
+            resized[i] = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
+        frames = resized
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float()
 
 
 def normalize(

@@ -14,6 +14,7 @@ user can act on; raw decoder exceptions and decoder log spam never reach the ter
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import json
@@ -225,6 +226,14 @@ class DecordVideo(Video):
 
 _DECORD_LOG = re.compile(rb"^\[\d\d:\d\d:\d\d\] \S*\.cc:\d+: ")
 _FD2 = threading.Lock()
+
+
+@atexit.register
+def _release_held_stderr() -> None:
+    """At exit, let a decord open that holds fd 2 (on the decoding thread) finish and pass
+    the lines written meanwhile on: the last message of an interrupted run is one of them."""
+    if _FD2.acquire(timeout=10):
+        _FD2.release()
 
 
 @contextlib.contextmanager

@@ -35,12 +35,13 @@ def test_keyframe_plans() -> None:
     assert VideoInfo("v.mp4", 50, 10.0, 64, 48, "decord").frame_at(
         np.array([0, 1.04, 2.5, 9.0])).tolist() == [0, 10, 25, 49]
     clips = keyframe_indices(np.array([40, 2, 48]), 50)
-    assert clips[0].tolist() == np.minimum(np.arange(8, 72, 4), 49).tolist()
-    assert clips[0, 8] == 40  # the keyframe sits at position clip_len // 2
-    assert clips[1].tolist() == [0] * 8 + [2, 6, 10, 14, 18, 22, 26, 30]
+    # The official AVA clip: c - 31 .. c + 29 (mmaction2 adds start_index twice).
+    assert clips[0].tolist() == np.minimum(np.arange(9, 73, 4), 49).tolist()
+    assert clips[0, 8] == 41  # one frame after the keyframe at 40
+    assert clips[1].tolist() == [0] * 8 + [3, 7, 11, 15, 19, 23, 27, 31]
     assert clips[2, -4:].tolist() == [49, 49, 49, 49]
     order, keep_from = release_points(clips)
-    assert order.tolist() == [1, 0, 2] and keep_from.tolist() == [0, 8, 16]
+    assert order.tolist() == [1, 0, 2] and keep_from.tolist() == [0, 9, 17]
     with pytest.raises(ValueError):
         keyframe_times(5.0, 0.0)
 
@@ -74,9 +75,9 @@ def test_scores_equal_the_network_on_the_clip_built_by_hand(scene, reference_che
     assert [len(k.persons) for k in result.keyframes] == [1, 1, 2, 0, 1]
     keyframe = result.keyframes[2]
     assert keyframe.frame == 20
-    # The same keyframe, built directly: frames 20-32 .. 20+28 every 4th (clamped), each
-    # resized to 256x256 and normalized, boxes scaled to 256.
-    indices = np.clip(20 + np.arange(-32, 32, 4), 0, FRAMES - 1)
+    # The same keyframe, built directly: the official clip, frames 20-31 .. 20+29 every 4th
+    # (clamped), each resized to 256x256 and normalized, boxes scaled to 256.
+    indices = np.clip(20 + np.arange(-31, 33, 4), 0, FRAMES - 1)
     with open_video(scene["video"]) as video:
         frames = video.read(indices.tolist())
     x = normalize(resize_frames(frames, (256, 256)), detector.preset.mean, detector.preset.std)

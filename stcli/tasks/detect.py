@@ -62,12 +62,13 @@ class Detector(LoadedModel):
     # -- decoding (background thread, no torch) ------------------------------------------
     def _decode(self, path: str, settings: DetectSettings,
                 source: PersonSource) -> Iterator[Any]:
-        def plan(info: VideoInfo) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        def plan(info: VideoInfo) -> tuple[np.ndarray, Any, np.ndarray]:
             times = self._times(path, info, settings, source)
             centres = info.frame_at(times)
             clips = keyframe_indices(centres, info.num_frames, self.preset.clip_len,
                                      self.preset.frame_interval)
-            return clips, (times, centres)
+            # The keyframe image (for the person detector) is not one of its clip's frames.
+            return clips, (times, centres), centres
 
         return stream_frames(path, "keyframes", plan)
 

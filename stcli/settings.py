@@ -141,6 +141,10 @@ class LocalizeSettings(_Settings):
         _set(self, "nms", NmsMode.parse(self.nms))
         if self.max_segments < 1 or self.smooth < 1:
             raise UsageError("--max-segments and --smooth must be at least 1")
+        if not self.sigma > 0:
+            raise UsageError(f"--sigma {self.sigma}: Soft-NMS sigma must be positive")
+        if not 0 < self.nms_iou <= 1:
+            raise UsageError(f"--nms-iou {self.nms_iou}: must be in (0, 1]")
 
     def segment_options(self) -> dict[str, Any]:
         """The keyword arguments of ``segments.windows_to_segments`` these settings fix."""

@@ -126,8 +126,8 @@ def _missing_message(preset: Preset, reason: str) -> str:
     target = cache_dir() / preset.weights_file
     return (
         f"weights for preset '{preset.name}' are not available ({reason}): download "
-        f"{weights_url(preset)} and put it at {target} (or set STCLI_WEIGHTS to its folder, "
-        "or pass --checkpoint FILE)"
+        f"{weights_url(preset)} and run 'stcli weights import {preset.name} FILE' (or put it "
+        f"at {target}, set STCLI_WEIGHTS to its folder, or pass --checkpoint FILE)"
     )
 
 

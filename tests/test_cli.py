@@ -599,3 +599,14 @@ def test_help_does_not_import_torch(argv) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip().splitlines()[-1] == "TORCH False 0"
+
+
+def test_table_shows_file_names_with_brackets_as_they_are(generated_videos, ckpt, base_env,
+                                                          tmp_path) -> None:
+    # "title [id].mp4" is how video downloaders name files; rich would read "[id]" as markup.
+    shutil.copyfile(generated_videos["landscape"], tmp_path / "clip [final].mp4")
+    result = stcli("classify", "clip [final].mp4", "gone [x].mp4", "-c", ckpt, "--views",
+                   "1x1", "-k", "1", "-f", "table", env=base_env, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "clip [final].mp4" in result.stdout and "gone [x].mp4" in result.stdout
+    assert "error: file not found" in result.stdout

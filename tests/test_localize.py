@@ -211,3 +211,13 @@ def test_bad_options_exit_2(fitted, untrimmed):
         done = run_stcli("localize", str(video), "--checkpoint", str(checkpoint), *args)
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_segment_options_are_checked_before_the_model_loads(untrimmed, tmp_path):
+    video, _ = untrimmed
+    absent = tmp_path / "absent.pth"  # loading it would fail: the option must fail first
+    for args, message in [(["--sigma", "0"], "--sigma 0.0"), (["--nms-iou", "1.5"], "--nms-iou")]:
+        done = run_stcli("localize", str(video), "--checkpoint", str(absent), "-f", "csv", *args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert message in done.stderr and "absent.pth" not in done.stderr
+        assert done.stdout == ""  # not even the CSV header

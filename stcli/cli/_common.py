@@ -330,14 +330,27 @@ def load_reports(report_dir: Path, videos: list[str]) -> dict[str, dict[str, Any
     return found
 
 
+class Styled(str):
+    """A table cell shown in a rich style (``Styled("error: ...", "red")``)."""
+
+    style: str
+
+    def __new__(cls, text: str, style: str) -> Styled:
+        cell = super().__new__(cls, text)
+        cell.style = style
+        return cell
+
+
 def print_table(columns: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> None:
-    """A rich table on stdout."""
+    """A rich table on stdout. Cells are plain text, never markup: file names and labels
+    such as ``clip [final].mp4`` show as they are; ``Styled`` cells get their style."""
     from rich.console import Console  # not at import: keeps --help fast
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(show_header=True, header_style="bold")
     for column in columns:
-        table.add_column(column)
+        table.add_column(Text(column))
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell, style=getattr(cell, "style", "")) for cell in row))
     Console(file=sys.stdout).print(table)

@@ -80,12 +80,13 @@ def print_report(record: dict[str, Any], file: Any = None) -> None:
     m = record["machine"]
     console.print(f"machine  {m['cpu']}, {m['usable_cores']} of {m['logical_cores']} cores "
                   f"usable, {m['platform']}" + (f", CUDA {m['cuda']}" if m["cuda"] else ""),
-                  highlight=False)
+                  highlight=False, markup=False)
     console.print(f"software python {m['python']}, torch {m['torch']} ({m['torch_threads']} "
-                  f"threads), onnxruntime {m['onnxruntime']}", highlight=False)
+                  f"threads), onnxruntime {m['onnxruntime']}", highlight=False, markup=False)
     console.print(f"setup    preset {record['preset']}, video {record['video']}, clips "
                   f"{'x'.join(map(str, record['clip_shape']))}, batch {record['batch_size']}, "
-                  f"best / median of {record['repeats']} interleaved rounds", highlight=False)
+                  f"best / median of {record['repeats']} interleaved rounds", highlight=False,
+                  markup=False)
     table = Table(title="model only: clips in memory, vs torch eager", header_style="bold")
     columns = ("backend", "ms/clip", "median", "clips/s", "speed-up", "exact", "max |dp|",
                "top-1 agree", "setup s", "1st call s")
@@ -109,4 +110,4 @@ def print_report(record: dict[str, Any], file: Any = None) -> None:
                           "yes" if e["same_top5"] else "no")
         console.print(table)
     for note in record["notes"]:
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {note}", highlight=False, markup=False)  # notes name extras

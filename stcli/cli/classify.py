@@ -15,6 +15,7 @@ from ._common import (
     PathsArgument,
     QuietOption,
     ReportDirOption,
+    Styled,
     batch_inputs,
     domain_errors,
     model_options,
@@ -57,7 +58,7 @@ def _table(records: list[dict[str, Any]]) -> None:
     rows = []
     for rec in records:
         if rec["status"] != "ok":
-            rows.append((rec["video"], "", f"[red]error: {rec['error']}[/red]", ""))
+            rows.append((rec["video"], "", Styled(f"error: {rec['error']}", "red"), ""))
             continue
         for entry in rec["topk"]:
             rows.append((rec["video"] if entry["rank"] == 1 else "", str(entry["rank"]),

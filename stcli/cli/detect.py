@@ -19,6 +19,7 @@ from ._common import (
     QuietOption,
     ReportDirOption,
     SkipExistingOption,
+    Styled,
     batch_inputs,
     domain_errors,
     model_options,
@@ -134,7 +135,7 @@ def _table(records: list[dict[str, Any]], top: int) -> None:
     rows = []
     for rec in records:
         if rec["status"] != "ok" and not rec.get("keyframes"):
-            rows.append((rec["video"], "", "", f"[red]error: {rec['error']}[/red]"))
+            rows.append((rec["video"], "", "", Styled(f"error: {rec['error']}", "red")))
             continue
         first = True
         for kf in rec["keyframes"]:
@@ -149,5 +150,5 @@ def _table(records: list[dict[str, Any]], top: int) -> None:
                 rows.append((rec["video"] if first else "", f"{kf['timestamp']:g}", box, what))
                 first = False
         if rec["status"] != "ok":
-            rows.append(("", "", "", f"[red]error: {rec['error']}[/red]"))
+            rows.append(("", "", "", Styled(f"error: {rec['error']}", "red")))
     print_table(("video", "time_s", "box (x1 y1 x2 y2)", "actions"), rows)

@@ -12,6 +12,7 @@ from ..choices import ReportFormat
 from ..errors import UsageError
 from ._common import (
     FORMAT_RULE,
+    Styled,
     choice_option,
     domain_errors,
     emit_summary,
@@ -65,12 +66,11 @@ def _percent(value: float) -> str:
 
 def print_report_table(report: LocalizationReport) -> None:
     """AP in percent: one row per class with its mean, then the mAP row."""
-    from rich.markup import escape  # labels are data, not markup; rich loads on use
 
     columns = ("class (AP %)", *(f"@{t:g}" for t in report.thresholds), "mean")
-    rows = [(escape(label), *map(_percent, values), _percent(report.class_mean(label)))
+    rows = [(label, *map(_percent, values), _percent(report.class_mean(label)))
             for label, values in report.ap.items()]
-    rows.append(("[bold]mAP[/bold]", *map(_percent, report.mAP),
+    rows.append((Styled("mAP", "bold"), *map(_percent, report.mAP),
                  _percent(report.average_mAP)))
     print_table(columns, rows)
 
@@ -125,11 +125,10 @@ def localization(
 # -- ava ------------------------------------------------------------------------------------
 def print_ava_table(report: AvaReport) -> None:
     """AP in percent per evaluated action ("n/a" without ground truth), then the mAP row."""
-    from rich.markup import escape  # names are data, not markup; rich loads on use
 
-    rows = [(str(c.action), escape(c.name), _percent(c.ap), str(c.gt_boxes),
+    rows = [(str(c.action), c.name, _percent(c.ap), str(c.gt_boxes),
              str(c.detections)) for c in report.classes]
-    rows.append(("", "[bold]mAP[/bold]", _percent(report.mAP), str(report.gt_boxes),
+    rows.append(("", Styled("mAP", "bold"), _percent(report.mAP), str(report.gt_boxes),
                  str(report.detections)))
     print_table(("id", "action", f"AP@{report.iou:g} %", "gt boxes", "detections"), rows)
 
@@ -198,17 +197,16 @@ LISTED_VIDEOS = 5  # missing or failed videos named on stderr; the JSON lists th
 def print_classification_table(report: ClassificationReport, confusion: bool) -> None:
     """Overall accuracies, per-class top-1 accuracy, and the top-1 confusion matrix when
     asked for or small enough to read."""
-    from rich.markup import escape  # labels are data, not markup; rich loads on use
 
     top5 = "top-5" if report.max_rank >= 5 else f"top-5 (ranks 1-{report.max_rank} listed)"
     print_table(("metric", "accuracy %"), [
         ("top-1", _percent(report.top1)), (top5, _percent(report.top5)),
         ("mean class accuracy", _percent(report.mean_class_accuracy))])
     print_table(("class", "top-1 %", "videos"), [
-        (escape(c.label), _percent(c.accuracy), str(c.support)) for c in report.classes])
+        (c.label, _percent(c.accuracy), str(c.support)) for c in report.classes])
     if confusion or len(report.classes) <= CONFUSION_UP_TO:
-        print_table(("true \\ predicted", *map(escape, report.columns)), [
-            (escape(c.label), *map(str, row))
+        print_table(("true \\ predicted", *report.columns), [
+            (c.label, *map(str, row))
             for c, row in zip(report.classes, report.confusion, strict=True)])
 
 

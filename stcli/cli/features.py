@@ -16,6 +16,7 @@ from ._common import (
     FormatOption,
     PathsArgument,
     QuietOption,
+    Styled,
     batch_inputs,
     choice_option,
     domain_errors,
@@ -72,4 +73,4 @@ def features(
 def _table(records: list[dict[str, Any]]) -> None:
     print_table(("video", "snippets", "output"), [
         (r["video"], str(r["snippets"]), r["output"]) if r["status"] == "ok"
-        else (r["video"], "", f"[red]error: {r['error']}[/red]") for r in records])
+        else (r["video"], "", Styled(f"error: {r['error']}", "red")) for r in records])

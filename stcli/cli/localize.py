@@ -18,6 +18,7 @@ from ._common import (
     QuietOption,
     ReportDirOption,
     SkipExistingOption,
+    Styled,
     batch_inputs,
     choice_option,
     domain_errors,
@@ -114,7 +115,7 @@ def _table(records: list[dict[str, Any]]) -> None:
     rows = []
     for rec in records:
         if rec["status"] != "ok":
-            rows.append((rec["video"], f"[red]error: {rec['error']}[/red]", "", "", ""))
+            rows.append((rec["video"], Styled(f"error: {rec['error']}", "red"), "", "", ""))
         elif not rec["segments"]:
             rows.append((rec["video"], "(no segments)", "", "", ""))
         for n, s in enumerate(rec["segments"]):

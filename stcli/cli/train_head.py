@@ -12,6 +12,7 @@ from ..settings import ModelSpec, TrainHeadSettings
 from ._common import (
     EXIT_FAILED,
     QuietOption,
+    Styled,
     SummaryFormatOption,
     domain_errors,
     emit_summary,
@@ -97,7 +98,7 @@ def _table(report: Any) -> None:
 
     rows = [(c["label"], str(c["train_groups"]), str(c["val_groups"]), pct(c["val_accuracy"]))
             for c in report.per_class]
-    rows.append(("[bold]all[/bold]", "", "", pct(report.val_accuracy)))
+    rows.append((Styled("all", "bold"), "", "", pct(report.val_accuracy)))
     print_table(("label", "train clips", "val clips", "val accuracy %"), rows)
     if report.confusion:
         labels = report.labels

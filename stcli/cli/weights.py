@@ -14,6 +14,7 @@ from ..weights import cache_dir, download_weights, find_weights, import_weights,
 from ._common import (
     EXIT_FAILED,
     QuietOption,
+    Styled,
     SummaryFormatOption,
     domain_errors,
     emit_summary,
@@ -39,7 +40,7 @@ def weights_list(fmt: SummaryFormatOption = None) -> None:
         rows = [status(load_preset(name)) for name in available_presets()]
         emit_summary([dataclasses.asdict(r) for r in rows], lambda: print_table(
             ("preset", "file", "stored at", "url"),
-            [(r.preset, r.file, r.path or "[yellow]not downloaded[/yellow]", r.url)
+            [(r.preset, r.file, r.path or Styled("not downloaded", "yellow"), r.url)
              for r in rows]), fmt)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -248,3 +249,21 @@ def test_detections_feed_evaluate_ava(scene, reference_checkpoint) -> None:
     proc = run_stcli("evaluate", "ava", "--gt", str(moved), "--pred", str(pred), "-f", "json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["mAP"] == 0.0
+
+
+def test_render_never_overwrites_an_input_and_makes_its_folder(scene, reference_checkpoint,
+                                                               tmp_path) -> None:
+    video = tmp_path / "scene.mp4"
+    shutil.copyfile(scene["video"], video)
+    before = video.read_bytes()
+    common = ["--proposals", str(scene["proposals"]), "-c", str(reference_checkpoint("ava")),
+              "-f", "json", "-q"]
+    for target in (video, tmp_path):  # the file itself, and its own folder
+        proc = run_stcli("detect", str(video), "--render", str(target), *common)
+        assert proc.returncode == 2 and "is one of the input videos" in proc.stderr
+        assert proc.stdout == "" and video.read_bytes() == before
+    drawn = tmp_path / "new" / "drawn"
+    proc = run_stcli("detect", str(video), "--render", str(drawn), *common)
+    assert proc.returncode == 0, proc.stderr
+    with open_video(drawn / "scene.mp4") as out:
+        assert out.info.num_frames == FRAMES

@@ -35,15 +35,39 @@ DEFAULTS = DetectSettings()
 
 def render_targets(render: Path | None, videos: list[str]) -> dict[str, Path]:
     """Where ``--render`` writes each video: the file itself for one video, else
-    ``DIR/<stem>.mp4``."""
+    ``DIR/<stem>.mp4`` (the folder made now). A target that is one of the inputs (the
+    same file, by inode) is refused before any work: drawing would overwrite a source."""
     if render is None:
         return {}
     if render.suffix.lower() in (".mp4", ".m4v", ".mov"):
         if len(videos) > 1:
             raise UsageError(f"--render {render}: {len(videos)} videos need a folder, not a "
                              "file name")
-        return {videos[0]: render}
-    return {video: render / f"{stem}.mp4" for video, stem in reports.unique_stems(videos).items()}
+        targets = {videos[0]: render}
+    else:
+        targets = {video: render / f"{stem}.mp4"
+                   for video, stem in reports.unique_stems(videos).items()}
+    inputs = {_inode(Path(video)) for video in videos} - {None}
+    for target in targets.values():
+        if _inode(target) in inputs:
+            raise UsageError(f"--render {target}: is one of the input videos; drawing would "
+                             "overwrite it: give another file or folder")
+    if render.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        try:
+            render.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--render {render}: cannot create the folder "
+                             f"({exc.strerror or exc})") from None
+    return targets
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    """``(device, inode)`` of an existing file, None otherwise."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 @model_options("detection", head=False)

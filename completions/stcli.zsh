@@ -72,6 +72,7 @@ _stcli_classify() {
         '(--format -f)'{--format,-f}'[table, json, jsonl or csv]:format:(table json jsonl csv)' \
         '(--out -o)'{--out,-o}'[Write results to FILE (.csv, .json or .jsonl)]:out:_files' \
         --report-dir'[Also write one JSON report per video into DIR]:report-dir:_files -/' \
+        --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -98,7 +99,7 @@ _stcli_detect() {
         '(--format -f)'{--format,-f}'[table, json, jsonl or csv]:format:(table json jsonl csv)' \
         '(--out -o)'{--out,-o}'[Write results to FILE (.csv, .json or .jsonl)]:out:_files' \
         --report-dir'[Also write one JSON report per video into DIR]:report-dir:_files -/' \
-        --skip-existing'[With --report-dir: reuse the reports of videos already done (resumes an interrupted batch)]' \
+        --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -185,6 +186,8 @@ _stcli_features() {
         --fps'[Snippets per second instead of --stride]:fps: ' \
         --dtype'[float32 or float16]:dtype:(float32 float16)' \
         '(--format -f)'{--format,-f}'[table, json, jsonl or csv]:format:(table json jsonl csv)' \
+        --report-dir'[Also write one JSON report per video into DIR]:report-dir:_files -/' \
+        --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -213,7 +216,7 @@ _stcli_localize() {
         '(--format -f)'{--format,-f}'[table, json, jsonl or csv]:format:(table json jsonl csv)' \
         '(--out -o)'{--out,-o}'[Write results to FILE (.csv, .json or .jsonl)]:out:_files' \
         --report-dir'[Also write one JSON report per video into DIR]:report-dir:_files -/' \
-        --skip-existing'[With --report-dir: reuse the reports of videos already done (resumes an interrupted batch)]' \
+        --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
         --scores-out'[Save each video'"'"'s window scores into DIR (to re-threshold without running the model again)]:scores-out:_files -/' \
         --scores-format'[csv or npz, for --scores-out]:scores-format:(csv npz)' \
         --plot'[Write a PNG timeline per video into DIR (needs matplotlib: pip install '"'"'stcli\[plot\]'"'"')]:plot:_files -/' \

@@ -2,8 +2,8 @@
 
 Each error carries a one-line message that names the file involved and, where there is
 one, the fix. The CLI maps them to exit codes: per-video problems (``VideoError``) become
-error records and exit code 1 at the end of a batch; everything else stops the run with
-exit code 2 (usage or setup).
+error records and exit code 1 at the end of a batch; an output that cannot be written
+exits with 3; everything else stops the run with exit code 2 (usage or setup).
 """
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ class CheckpointError(StcliError):
 
 class WeightsError(StcliError):
     """Weights that are missing and cannot be downloaded, or a failed download."""
+
+
+class OutputError(StcliError):
+    """A result file that cannot be written (disk full, read-only, gone)."""
+
+    exit_code = 3
 
 
 class VideoError(StcliError):

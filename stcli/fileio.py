@@ -22,17 +22,54 @@ def atomic_path(target: str | os.PathLike[str], make_folder: bool = True) -> Ite
     without error, removed otherwise. Its permissions follow the umask, like any file the
     user makes. ``OSError`` when the folder cannot be written."""
     target = Path(target)
-    if make_folder:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    with _naming(target):
+        if make_folder:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                    dir=target.parent)
+        os.close(fd)
     tmp = Path(name)
     try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600
-        os.replace(tmp, target)
+        with _naming(target):
+            yield tmp
+            os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600
+            os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _naming(target: Path) -> Iterator[None]:
+    """Re-raise a failure to write as an ``OSError`` of the same kind (``errno``) naming
+    ``target``: a user must read the file they asked for, not a hidden temporary."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None or exc.filename == str(target):
+            raise
+        raise OSError(exc.errno, exc.strerror, str(target)) from exc
+
+
+def check_writable_folder(folder: str | os.PathLike[str]) -> None:
+    """Make ``folder`` (and its parents) if missing and prove a file can be created there,
+    so that a run fails before its work rather than after it. ``OSError`` naming the
+    folder otherwise. (A full disk can only show when writing.)"""
+    folder = Path(folder)
+    with _naming(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".stcli-write-check.", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+
+
+def file_identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """``(device, inode)`` of an existing file (links and other spellings of one file
+    compare equal), None when there is none."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def write_atomic_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -40,6 +40,11 @@ class _Settings:
 
         return {k: plain(v) for k, v in asdict(self).items()}  # type: ignore[call-overload]
 
+    def input_files(self) -> tuple[str, ...]:
+        """Files the settings name whose contents change the results (a resumed run must
+        notice when they change)."""
+        return ()
+
     @classmethod
     def pick(cls, values: dict[str, Any]) -> dict[str, Any]:
         """The entries of ``values`` that are fields of this class (the CLI's options)."""
@@ -146,6 +151,9 @@ class LocalizeSettings(_Settings):
         if not 0 < self.nms_iou <= 1:
             raise UsageError(f"--nms-iou {self.nms_iou}: must be in (0, 1]")
 
+    def input_files(self) -> tuple[str, ...]:
+        return (self.label_map,) if self.label_map else ()
+
     def segment_options(self) -> dict[str, Any]:
         """The keyword arguments of ``segments.windows_to_segments`` these settings fix."""
         return {k: getattr(self, k) for k in (
@@ -198,6 +206,10 @@ class DetectSettings(_Settings):
             raise UsageError("give --keyframe-interval or --timestamps, not both")
         if not 0.0 <= self.action_threshold <= 1.0:
             raise UsageError(f"--action-threshold {self.action_threshold}: must be in [0, 1]")
+
+    def input_files(self) -> tuple[str, ...]:
+        detector = self.person_detector.removeprefix("onnx:")
+        return tuple(f for f in (self.proposals, None if detector == "hog" else detector) if f)
 
 
 @dataclass(frozen=True)

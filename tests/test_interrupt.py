@@ -1,4 +1,5 @@
-"""Ctrl-C in the middle of a batch keeps and writes what is finished."""
+"""Ctrl-C, SIGTERM (``timeout``, batch schedulers) and SIGHUP (a closed terminal) in the
+middle of a batch keep and write what is finished; the exit code is 128 + the signal."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ import sys
 import time
 
 import pandas as pd
+import pytest
 
 
-def test_sigint_writes_finished_results(tmp_path, reference_checkpoint, generated_videos):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_stop_signal_writes_finished_results(tmp_path, reference_checkpoint,
+                                               generated_videos, signum):
     videos = []
     for i in range(6):
         target = tmp_path / f"clip{i}.mp4"
@@ -32,10 +37,10 @@ def test_sigint_writes_finished_results(tmp_path, reference_checkpoint, generate
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no video finished in time"
         time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
-    assert "interrupted" in stderr
+    assert proc.returncode == 128 + signum, stderr
+    assert f"interrupted ({signal.Signals(signum).name})" in stderr
     assert "Traceback" not in stderr
     table = pd.read_csv(out)
     done = sorted(set(table["video"]))

@@ -2,32 +2,50 @@
 
 stdout carries results only; progress, per-video errors and summaries go to stderr
 through the ``stcli`` logger. Exit codes: 0 all videos succeeded, 1 some video failed,
-2 usage or setup error, 130 interrupted (results finished so far are still written).
+2 usage or setup error, 3 the results could not be written to ``--out`` (they were saved
+to a recovery file), 128 + N ended by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP; the
+results finished so far are still written).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
+import io
 import json
 import logging
+import os
+import signal
 import sys
+import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from .. import presets, reports
 from ..choices import Backend, Choice, Device, OutputFormat, Precision, SummaryFormat
-from ..errors import StcliError, UsageError
-from ..fileio import write_atomic
+from ..errors import OutputError, StcliError, UsageError
+from ..fileio import check_writable_folder, file_identity, write_atomic
 from ..inputs import expand_inputs
 from ..presets import DEFAULT_PRESETS
 from ..settings import ModelSpec
 
-EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
+if TYPE_CHECKING:
+    from ..loader import LoadedModel
+    from ..resume import Resume, ResumePlan
+    from ..settings import _Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_OUTPUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# Signals that end a run the way Ctrl-C does: finished results are written, then the
+# exit code is 128 + the signal's number, as a shell reports a process the signal killed.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
 state = {"debug": False}
 log = logging.getLogger("stcli.cli")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -116,16 +134,19 @@ FormatOption = Annotated[str | None, choice_option(
 SummaryFormatOption = Annotated[str | None, choice_option(
     SummaryFormat, "--format", "-f", help=f"table or json. {FORMAT_RULE}")]
 OutOption = Annotated[
+    # Not dir_okay=False: check_outputs refuses a folder in one line, before any work.
     Path | None, typer.Option("--out", "-o", help="Write results to FILE (.csv, .json or "
-                              ".jsonl).", dir_okay=False)
+                              ".jsonl).")
 ]
 ReportDirOption = Annotated[
     Path | None, typer.Option("--report-dir", help="Also write one JSON report per video "
                               "into DIR.", file_okay=False)
 ]
 SkipExistingOption = Annotated[
-    bool, typer.Option("--skip-existing", help="With --report-dir: reuse the reports of "
-                       "videos already done (resumes an interrupted batch).")
+    bool, typer.Option("--skip-existing", help="With --report-dir: reuse the report of a "
+                       "video done by an earlier run when its fingerprint (command, version, "
+                       "checkpoint, settings, the video's size and mtime) matches this run; "
+                       "recompute the others.")
 ]
 
 
@@ -166,20 +187,80 @@ def model_options(task: str, head: bool = True) -> Callable[[F], F]:
     return decorate
 
 
-# -- errors and output -----------------------------------------------------------------------
-def write_stdout(text: str) -> None:
-    """Results on stdout, flushed (pipelines read them as they come)."""
-    sys.stdout.write(text)
-    sys.stdout.flush()
+# -- errors, signals and stdout --------------------------------------------------------------
+class Interrupted(KeyboardInterrupt):
+    """A stop signal (SIGTERM, SIGHUP) turned into what Ctrl-C raises, so that every
+    command ends the same way whichever of them stopped it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stop(signum: int, _frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+def stopped_by(exc: KeyboardInterrupt) -> int:
+    """The signal behind an interruption (SIGINT for Ctrl-C)."""
+    return getattr(exc, "signum", signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise ``Interrupted`` for the duration (main thread only:
+    Python delivers signals there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _Stdout:
+    """stdout for results. When the reader goes away (``| head -1``), further output is
+    dropped quietly instead of raising ``BrokenPipeError``; ``closed`` tells a batch so."""
+
+    closed = False
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Run a block that writes to stdout; a closed pipe ends it quietly (and once
+        closed, what the block writes goes to /dev/null)."""
+        try:
+            yield
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self.closed = True
+            # Point fd 1 at /dev/null: Python's final flush of the buffered text must not
+            # fail again (and print "Exception ignored") on the way out.
+            with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+
+    def write(self, text: str) -> None:
+        """Results on stdout, flushed (pipelines read them as they come)."""
+        with self.guard():
+            sys.stdout.write(text)
+
+
+STDOUT = _Stdout()
+write_stdout = STDOUT.write
 
 
 @contextlib.contextmanager
 def domain_errors(quiet: bool = False) -> Iterator[None]:
     """Set up logging; map domain errors to one clean line and an exit code; tracebacks
-    only with --debug."""
+    only with --debug. SIGTERM and SIGHUP end a command as Ctrl-C does."""
     setup_logging(quiet)
     try:
-        yield
+        with _stop_signals():
+            yield
     except StcliError as exc:
         if state["debug"]:
             raise
@@ -187,14 +268,19 @@ def domain_errors(quiet: bool = False) -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
     except (typer.Exit, typer.Abort):
         raise
-    except KeyboardInterrupt:
-        log.error("interrupted")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt as exc:
+        signum = stopped_by(exc)
+        log.error("interrupted (%s)", signal.Signals(signum).name)
+        raise typer.Exit(128 + signum) from None
     except Exception as exc:  # noqa: BLE001 - a bug must still end in one clear line
         if state["debug"]:
             raise
-        log.error("internal error: %s: %s (run with --debug for details)",
-                  type(exc).__name__, exc)
+        if isinstance(exc, OSError) and exc.filename:
+            # A file the system refused (gone, not allowed, disk full): the user can act.
+            log.error("%s: %s", exc.filename, exc.strerror or exc)
+        else:
+            log.error("internal error: %s: %s (run with --debug for details)",
+                      type(exc).__name__, exc)
         raise typer.Exit(EXIT_SETUP) from None
 
 
@@ -216,25 +302,98 @@ def emit_summary(data: Any, show_table: Callable[[], None], fmt: str | None, *,
     atomically), then stdout by the one ``-f`` rule (``stdout_format``)."""
     as_json = json.dumps(data, indent=2) + "\n"
     if out is not None:
-        write_atomic(out, csv_text if out.suffix.lower() == ".csv" else as_json)
+        try:
+            write_atomic(out, csv_text if out.suffix.lower() == ".csv" else as_json)
+        except OSError as exc:
+            raise OutputError(f"--out: cannot write {exc.filename or out} "
+                              f"({exc.strerror or exc})") from None
     chosen = stdout_format(fmt, out, choices)
     if chosen == "json":
         write_stdout(as_json)
     elif chosen == "csv":
         write_stdout(csv_text or "")
     elif chosen == "table":
-        show_table()
+        with STDOUT.guard():
+            show_table()
 
 
-def batch_inputs(paths: list[str], fmt: str | None, out: Path | None) -> list[str]:
-    """The videos a batch command will process, after checking its output options."""
+# -- outputs, checked before the work ----------------------------------------------------------
+# Every suffix stcli writes into an output folder: a file there with one of them and an
+# input's stem would be overwritten, so it must not be an input.
+_FOLDER_SUFFIXES = (".json", ".npy", ".csv", ".npz", ".png", ".mp4")
+
+
+def check_outputs(videos: list[str], out: Path | None = None,
+                  folders: dict[str, Path | None] | None = None) -> None:
+    """Before any work: each output folder (``flag: folder``) and ``--out``'s folder can
+    be made and written, ``--out`` is not a folder, and no output is one of the inputs
+    (the same file, by inode). ``UsageError`` naming the option and the fix otherwise."""
+    inputs = {file_identity(video) for video in videos} - {None}
+    stems = reports.unique_stems(videos).values()
+    if out is not None:
+        if out.is_dir():
+            raise UsageError(f"--out {out}: is a folder; give a file name (.csv, .json, "
+                             ".jsonl)")
+        if file_identity(out) in inputs:
+            raise UsageError(f"--out {out}: is one of the inputs; writing would overwrite "
+                             "it: give another file")
+        writable_folder("--out", out.parent)
+    for flag, folder in (folders or {}).items():
+        if folder is None:
+            continue
+        for target in (folder / (stem + suffix) for stem in stems for suffix in _FOLDER_SUFFIXES):
+            if file_identity(target) in inputs:
+                raise UsageError(f"{flag} {folder}: {target.name} there is one of the inputs; "
+                                 "writing would overwrite it: give another folder")
+        writable_folder(flag, folder)
+
+
+def writable_folder(flag: str, folder: Path) -> None:
+    """``folder`` made if missing and proved writable, else a ``UsageError``."""
+    try:
+        check_writable_folder(folder)
+    except OSError as exc:
+        raise UsageError(f"{flag}: cannot write into {exc.filename or folder} "
+                         f"({exc.strerror or exc}): choose a writable place") from None
+
+
+def write_failed(result: Any, flag: str, exc: OSError) -> Any:
+    """``result`` turned into its video's error after writing one of its files failed:
+    the batch goes on, the error names the file."""
+    return dataclasses.replace(
+        result, status="error", error=f"{flag}: cannot write {exc.filename or ''} "
+        f"({exc.strerror or exc})".replace("  ", " "))
+
+
+def batch_inputs(paths: list[str], fmt: str | None, out: Path | None, *,
+                 report_dir: Path | None = None, skip_existing: bool = False,
+                 folders: dict[str, Path | None] | None = None) -> list[str]:
+    """The videos a batch command will process, after checking every output option
+    (formats, ``--skip-existing``, folders writable, no input overwritten): all before
+    the model loads."""
     stdout_format(fmt, out)
     if out is not None:
         reports.format_from_path(out)
+    if skip_existing and report_dir is None:
+        raise UsageError("--skip-existing needs --report-dir (where finished videos are)")
     videos = expand_inputs(paths)
     if not videos:
         raise UsageError("no videos found in the given paths")
+    check_outputs(videos, out, {"--report-dir": report_dir, **(folders or {})})
     return videos
+
+
+def resume_plan(command: str, model: LoadedModel, settings: _Settings, videos: list[str],
+                report_dir: Path | None, skip_existing: bool
+                ) -> tuple[Resume | None, ResumePlan]:
+    """The fingerprinted report writer of a run (``--report-dir``) and, with
+    ``--skip-existing``, the reports it reuses (``stcli.resume``)."""
+    from ..resume import ResumePlan, plan_for, run_fingerprint
+
+    if report_dir is None:
+        return None, ResumePlan({}, list(videos), [])
+    return plan_for(report_dir, run_fingerprint(command, model, settings), videos,
+                    skip_existing)
 
 
 def progress(total: int, quiet: bool, desc: str, unit: str = "video",
@@ -246,28 +405,30 @@ def progress(total: int, quiet: bool, desc: str, unit: str = "video",
                 disable=quiet or total < 2, leave=leave)
 
 
+# -- the batch loop ---------------------------------------------------------------------------
 def run_batch(
     layout: reports.Layout, results: Iterable[Any], videos: list[str], *, fmt: str | None,
-    out: Path | None, report_dir: Path | None, quiet: bool, desc: str,
-    table: Any, done: dict[str, dict[str, Any]] | None = None,
+    out: Path | None, quiet: bool, desc: str, table: Any,
+    writer: Resume | None = None, plan: ResumePlan | None = None,
     meta: dict[str, Any] | None = None,
 ) -> NoReturn:
     """Consume a task's results, stream and write every output, exit with the right code.
 
-    ``done`` holds records of videos finished by an earlier run (``--skip-existing``);
-    they are reported as they were and not computed again. On Ctrl-C what is finished is
-    still written, then the exit code is 130.
+    ``plan.done`` holds records reused from an earlier run (``--skip-existing``): they are
+    reported as they were and not computed again. ``writer`` writes each new record as a
+    fingerprinted per-video report; a video whose report cannot be written becomes an
+    error record and the batch goes on. On Ctrl-C, SIGTERM or SIGHUP what is finished is
+    still written; a closed stdout ends the run quietly unless files are being written.
     """
     stdout_fmt = stdout_format(fmt, out)
-    file_fmt = reports.format_from_path(out) if out else None
-    names = reports.report_names(videos) if report_dir else {}
-    done = done or {}
+    done = plan.done if plan else {}
     records: dict[str, dict[str, Any]] = dict(done)
-    interrupted = False
+    signum = None
     if stdout_fmt == OutputFormat.CSV:
         write_stdout(layout.header())
     bar = progress(len(videos), quiet, desc)
     bar.update(len(done))
+    iterator = iter(results)
 
     def emit(rec: dict[str, Any]) -> None:
         if stdout_fmt in (OutputFormat.JSONL, OutputFormat.CSV):
@@ -276,58 +437,78 @@ def run_batch(
     try:
         for rec in done.values():
             emit(rec)
-        for result in results:
+        for result in iterator:
             rec = layout.record(result)
+            if writer is not None:
+                rec = _write_report(writer, rec)
             records[rec["video"]] = rec
-            if report_dir:
-                reports.write_report(report_dir, names[rec["video"]], rec)
             if rec["status"] != "ok":
                 log.error("%s: %s", rec["video"], rec["error"])
             emit(rec)
             bar.update(1)
-    except KeyboardInterrupt:
-        interrupted = True
+            if STDOUT.closed and out is None and writer is None:
+                break  # nobody reads the results any more, and no file wants them
+    except KeyboardInterrupt as exc:
+        signum = stopped_by(exc)
     finally:
         bar.close()
+        getattr(iterator, "close", lambda: None)()  # stop the decoders of a stopped run
     ordered = [records[v] for v in videos if v in records]
-    if out:
-        write_atomic(out, layout.render(ordered, file_fmt, meta))
+    saved = _write_out(out, layout, ordered, meta, writer) if out else True
     if stdout_fmt == OutputFormat.JSON:
         write_stdout(layout.render(ordered, "json", meta))
     elif stdout_fmt == OutputFormat.TABLE:
-        table(ordered)
+        with STDOUT.guard():
+            table(ordered)
     failed = sum(r["status"] != "ok" for r in ordered)
-    if interrupted:
-        log.error("interrupted: %d of %d videos done; finished results were written",
-                  len(ordered), len(videos))
-        raise typer.Exit(EXIT_INTERRUPTED)
-    if len(videos) > 1:
-        log.info("%d videos: %d ok, %d failed", len(ordered), len(ordered) - failed, failed)
-    raise typer.Exit(EXIT_FAILED if failed else EXIT_OK)
+    if signum is not None:
+        log.error("interrupted (%s): %d of %d videos done; finished results were written",
+                  signal.Signals(signum).name, len(ordered), len(videos))
+    cut_short = STDOUT.closed and len(ordered) < len(videos) and signum is None
+    looked = plan is not None and writer is not None and plan.looked
+    if not cut_short and (len(videos) > 1 or looked):
+        resumed = f"; {plan.describe(writer.folder)}" if looked else ""
+        log.info("%d videos: %d ok, %d failed%s", len(ordered), len(ordered) - failed,
+                 failed, resumed)
+    raise typer.Exit(EXIT_OUTPUT if not saved else 128 + signum if signum is not None
+                     else EXIT_FAILED if failed else EXIT_OK)
 
 
-def resume(
-    report_dir: Path | None, skip_existing: bool, videos: list[str]
-) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """``--skip-existing``: the records already in ``report_dir`` and the videos still to do."""
-    if skip_existing and report_dir is None:
-        raise UsageError("--skip-existing needs --report-dir (where finished videos are)")
-    done = load_reports(report_dir, videos) if skip_existing and report_dir else {}
-    return done, [v for v in videos if v not in done]
+def _write_report(writer: Resume, rec: dict[str, Any]) -> dict[str, Any]:
+    """Write one per-video report; failing that, the record becomes the video's error."""
+    try:
+        writer.write(rec)
+    except OSError as exc:
+        return {**rec, "status": "error", "error": f"--report-dir: cannot write "
+                f"{exc.filename} ({exc.strerror or exc})"}
+    return rec
 
 
-def load_reports(report_dir: Path, videos: list[str]) -> dict[str, dict[str, Any]]:
-    """Records of videos whose successful report is already in ``report_dir``."""
-    found = {}
-    for video, name in reports.report_names(videos).items():
-        path = report_dir / name
+def _write_out(out: Path, layout: reports.Layout, records: list[dict[str, Any]],
+               meta: dict[str, Any] | None, writer: Resume | None) -> bool:
+    """Write ``--out``. When that fails (disk full, read-only, gone), save the same text
+    to a recovery file (beside it, else in the report folder, the working folder or the
+    temporary folder), say where, and return False: finished work is never lost."""
+    text = layout.render(records, reports.format_from_path(out).value, meta)
+    try:
+        write_atomic(out, text)
+        return True
+    except OSError as exc:
+        log.error("--out: cannot write %s (%s)", exc.filename or out, exc.strerror or exc)
+    name = f"{out.stem}.recovered-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}{out.suffix}"
+    places = [out.parent, writer.folder if writer else None, Path.cwd(),
+              Path(tempfile.gettempdir())]
+    for folder in dict.fromkeys(p for p in places if p is not None):
         try:
-            rec = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # absent or half-written by a crash: compute it again
-        if rec.get("video") == video and rec.get("status") == "ok":
-            found[video] = rec
-    return found
+            write_atomic(folder / name, text)
+        except OSError:
+            continue
+        log.error("the results of %d videos were saved to %s instead", len(records),
+                  folder / name)
+        return False
+    log.error("the results could not be saved anywhere (%s)",
+              ", ".join(str(p) for p in places if p is not None))
+    return False
 
 
 class Styled(str):
@@ -353,4 +534,5 @@ def print_table(columns: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> No
         table.add_column(Text(column))
     for row in rows:
         table.add_row(*(Text(cell, style=getattr(cell, "style", "")) for cell in row))
-    Console(file=sys.stdout).print(table)
+    with STDOUT.guard():
+        Console(file=sys.stdout).print(table)

@@ -15,11 +15,13 @@ from ._common import (
     PathsArgument,
     QuietOption,
     ReportDirOption,
+    SkipExistingOption,
     Styled,
     batch_inputs,
     domain_errors,
     model_options,
     print_table,
+    resume_plan,
     run_batch,
 )
 
@@ -39,19 +41,23 @@ def classify(
     fmt: FormatOption = None,
     out: OutOption = None,
     report_dir: ReportDirOption = None,
+    skip_existing: SkipExistingOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Classify videos: top-k action labels per video, by the official test protocol."""
     with domain_errors(quiet):
         from ..tasks.classify import Recognizer  # torch: not at import, keeps --help fast
 
-        videos = batch_inputs(paths, fmt, out)
+        videos = batch_inputs(paths, fmt, out, report_dir=report_dir,
+                              skip_existing=skip_existing)
         settings = ClassifySettings(**ClassifySettings.pick(locals()))
         settings.protocol(load_preset(model.preset))  # reject bad --views before loading
         recognizer = Recognizer.load(model, progress=not quiet)
-        run_batch(reports.CLASSIFY, recognizer.iter_classify(videos, settings), videos,
-                  fmt=fmt, out=out, report_dir=report_dir, quiet=quiet, desc="classify",
-                  table=_table)
+        writer, plan = resume_plan("classify", recognizer, settings, videos, report_dir,
+                                   skip_existing)
+        run_batch(reports.CLASSIFY, recognizer.iter_classify(plan.todo, settings), videos,
+                  fmt=fmt, out=out, quiet=quiet, desc="classify", table=_table,
+                  writer=writer, plan=plan)
 
 
 def _table(records: list[dict[str, Any]]) -> None:

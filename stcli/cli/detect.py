@@ -11,6 +11,7 @@ import typer
 
 from .. import reports
 from ..errors import StcliError, UsageError
+from ..fileio import file_identity
 from ..settings import DetectSettings, ModelSpec
 from ._common import (
     FormatOption,
@@ -25,8 +26,10 @@ from ._common import (
     model_options,
     print_table,
     progress,
-    resume,
+    resume_plan,
     run_batch,
+    writable_folder,
+    write_failed,
 )
 
 ALL_SCORES_THRESHOLD = 0.002  # what AVA evaluation files keep: every score that can matter
@@ -39,7 +42,8 @@ def render_targets(render: Path | None, videos: list[str]) -> dict[str, Path]:
     same file, by inode) is refused before any work: drawing would overwrite a source."""
     if render is None:
         return {}
-    if render.suffix.lower() in (".mp4", ".m4v", ".mov"):
+    one_file = render.suffix.lower() in (".mp4", ".m4v", ".mov")
+    if one_file:
         if len(videos) > 1:
             raise UsageError(f"--render {render}: {len(videos)} videos need a folder, not a "
                              "file name")
@@ -47,27 +51,13 @@ def render_targets(render: Path | None, videos: list[str]) -> dict[str, Path]:
     else:
         targets = {video: render / f"{stem}.mp4"
                    for video, stem in reports.unique_stems(videos).items()}
-    inputs = {_inode(Path(video)) for video in videos} - {None}
+    inputs = {file_identity(video) for video in videos} - {None}
     for target in targets.values():
-        if _inode(target) in inputs:
+        if file_identity(target) in inputs:
             raise UsageError(f"--render {target}: is one of the input videos; drawing would "
                              "overwrite it: give another file or folder")
-    if render.suffix.lower() not in (".mp4", ".m4v", ".mov"):
-        try:
-            render.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"--render {render}: cannot create the folder "
-                             f"({exc.strerror or exc})") from None
+    writable_folder("--render", render.parent if one_file else render)
     return targets
-
-
-def _inode(path: Path) -> tuple[int, int] | None:
-    """``(device, inode)`` of an existing file, None otherwise."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino
 
 
 @model_options("detection", head=False)
@@ -117,17 +107,19 @@ def detect(
         from ..persons import person_source
         from ..tasks.detect import Detector
 
-        videos = batch_inputs(paths, fmt, out)
+        videos = batch_inputs(paths, fmt, out, report_dir=report_dir,
+                              skip_existing=skip_existing)
         if all_scores:
             action_threshold = ALL_SCORES_THRESHOLD
         settings = DetectSettings(**DetectSettings.pick(locals()))
         targets = render_targets(render, videos)
         source = person_source(settings)  # a bad proposals file fails before model loading
-        done, todo = resume(report_dir, skip_existing, videos)
         detector = Detector.load(model, progress=not quiet)
+        writer, plan = resume_plan("detect", detector, settings, videos, report_dir,
+                                   skip_existing)
 
         def results() -> Iterator[Any]:
-            for result in detector.iter_detect(todo, settings, source):
+            for result in detector.iter_detect(plan.todo, settings, source):
                 if result.status == "ok" and result.video in targets:
                     result = _render(result, targets[result.video], settings, top, quiet)
                 yield result
@@ -135,8 +127,9 @@ def detect(
         meta = {"preset": detector.preset.name, "checkpoint": str(detector.weights),
                 **settings.to_dict()}
         run_batch(reports.detect_layout(settings.action_threshold), results(), videos,
-                  fmt=fmt, out=out, report_dir=report_dir, quiet=quiet, desc="detect",
-                  table=lambda records: _table(records, top), done=done, meta=meta)
+                  fmt=fmt, out=out, quiet=quiet, desc="detect",
+                  table=lambda records: _table(records, top), writer=writer, plan=plan,
+                  meta=meta)
 
 
 def _render(result: Any, target: Path, settings: DetectSettings, top: int,
@@ -150,6 +143,8 @@ def _render(result: Any, target: Path, settings: DetectSettings, top: int,
                           top=top, progress=bar.update)
     except StcliError as exc:
         return dataclasses.replace(result, status="error", error=f"--render failed: {exc}")
+    except OSError as exc:
+        return write_failed(result, "--render", exc)
     finally:
         bar.close()
     return result

@@ -11,18 +11,24 @@ import typer
 
 from .. import reports
 from ..choices import FeatureDtype
+from ..errors import UsageError
+from ..fileio import file_identity
 from ..settings import FeatureSettings, ModelSpec
 from ._common import (
     FormatOption,
     PathsArgument,
     QuietOption,
+    ReportDirOption,
+    SkipExistingOption,
     Styled,
     batch_inputs,
     choice_option,
     domain_errors,
     model_options,
     print_table,
+    resume_plan,
     run_batch,
+    write_failed,
 )
 
 
@@ -41,15 +47,23 @@ def features(
     dtype: Annotated[str, choice_option(FeatureDtype, "--dtype", help="float32 or float16.")
                      ] = FeatureSettings.dtype.value,
     fmt: FormatOption = None,
+    report_dir: ReportDirOption = None,
+    skip_existing: SkipExistingOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Extract SqueezeTime snippet features (globally pooled backbone output) per video."""
     with domain_errors(quiet):
         from ..tasks.features import FeatureExtractor  # torch: not at import
 
-        videos = batch_inputs(paths, fmt, None)
+        videos = batch_inputs(paths, fmt, None, report_dir=report_dir,
+                              skip_existing=skip_existing, folders={"--out": out})
+        if report_dir is not None and file_identity(report_dir) == file_identity(out):
+            raise UsageError(f"--report-dir {report_dir} is the --out folder, where each "
+                             "video's .json sidecar goes: give another folder")
         settings = FeatureSettings(**FeatureSettings.pick(locals()))
         extractor = FeatureExtractor.load(model, progress=not quiet)
+        writer, plan = resume_plan("features", extractor, settings, videos, report_dir,
+                                   skip_existing)
         stems = reports.unique_stems(videos)
         protocol = extractor.preset.test
         meta = {"preset": extractor.preset.name, "checkpoint": str(extractor.weights),
@@ -60,14 +74,19 @@ def features(
                 "settings": settings.to_dict()}
 
         def results() -> Iterator[Any]:
-            for result in extractor.iter_features(videos, settings):
+            for result in extractor.iter_features(plan.todo, settings):
                 if result.status == "ok":
-                    path = reports.write_features(out, stems[result.video], result, meta)
-                    result = dataclasses.replace(result, output=str(path), features=None)
+                    try:
+                        path = reports.write_features(out, stems[result.video], result, meta)
+                    except OSError as exc:
+                        result = write_failed(result, "--out", exc)
+                    else:
+                        result = dataclasses.replace(result, output=str(path))
+                    result = dataclasses.replace(result, features=None)  # written: let go
                 yield result
 
-        run_batch(reports.FEATURES, results(), videos, fmt=fmt, out=None,
-                  report_dir=None, quiet=quiet, desc="features", table=_table, meta=meta)
+        run_batch(reports.FEATURES, results(), videos, fmt=fmt, out=None, quiet=quiet,
+                  desc="features", table=_table, writer=writer, plan=plan, meta=meta)
 
 
 def _table(records: list[dict[str, Any]]) -> None:

@@ -24,8 +24,9 @@ from ._common import (
     domain_errors,
     model_options,
     print_table,
-    resume,
+    resume_plan,
     run_batch,
+    write_failed,
 )
 
 DEFAULTS = LocalizeSettings()
@@ -85,30 +86,38 @@ def localize(
         from .. import render  # numpy (and matplotlib on use): not at import
         from ..tasks.localize import Localizer  # torch: not at import, keeps --help fast
 
-        videos = batch_inputs(paths, fmt, out)
+        videos = batch_inputs(paths, fmt, out, report_dir=report_dir,
+                              skip_existing=skip_existing,
+                              folders={"--scores-out": scores_out, "--plot": plot})
         scores_format = ScoresFormat.parse(scores_format)
         if plot is not None:
             render.require_matplotlib()
         settings = LocalizeSettings(**LocalizeSettings.pick(locals()))
-        done, todo = resume(report_dir, skip_existing, videos)
         localizer = Localizer.load(model, progress=not quiet)
+        writer, plan = resume_plan("localize", localizer, settings, videos, report_dir,
+                                   skip_existing)
         stems = reports.unique_stems(videos)
 
         def results() -> Iterator[Any]:
-            for result in localizer.iter_localize(todo, settings):
+            for result in localizer.iter_localize(plan.todo, settings):
                 ws = getattr(result, "window_scores", None)
-                if ws is not None and scores_out is not None:
-                    reports.write_window_scores(scores_out, stems[result.video], ws,
-                                                scores_format)
-                if ws is not None and plot is not None:
-                    render.plot_timeline(plot / f"{stems[result.video]}.png", result)
+                try:
+                    if ws is not None and scores_out is not None:
+                        reports.write_window_scores(scores_out, stems[result.video], ws,
+                                                    scores_format)
+                except OSError as exc:
+                    result = write_failed(result, "--scores-out", exc)
+                try:
+                    if ws is not None and plot is not None:
+                        render.plot_timeline(plot / f"{stems[result.video]}.png", result)
+                except OSError as exc:
+                    result = write_failed(result, "--plot", exc)
                 yield result
 
         meta = {"preset": localizer.preset.name, "checkpoint": str(localizer.weights),
                 **settings.to_dict()}
-        run_batch(reports.LOCALIZE, results(), videos, fmt=fmt, out=out,
-                  report_dir=report_dir, quiet=quiet, desc="localize", table=_table,
-                  done=done, meta=meta)
+        run_batch(reports.LOCALIZE, results(), videos, fmt=fmt, out=out, quiet=quiet,
+                  desc="localize", table=_table, writer=writer, plan=plan, meta=meta)
 
 
 def _table(records: list[dict[str, Any]]) -> None:

@@ -10,7 +10,13 @@ For one video and the official 10x3 protocol (10 clips x 3 crops = 30 views) thi
       crops, the network and softmax averaging (one warm-up call first);
     - CLI: ``stcli classify VIDEO --checkpoint CKPT --format json`` as a subprocess, which
       also pays for Python start-up, imports and loading the checkpoint on every run;
-(c) the ratio end-to-end / model-only (target: library <= 1.15).
+(c) the ratio end-to-end / model-only (target: library <= 1.15);
+(d) with ``--vs 'COMMAND'``: any other command (a shell line; ``{video}`` and
+    ``{checkpoint}`` are filled in) timed in alternation with the stcli CLI run, and the
+    ratio of their medians. For example, against mmaction2's own test script::
+
+        python benchmarks/classify.py --backend onnxruntime --checkpoint W.pth \\
+          --vs 'python mmaction2/demo/demo.py CONFIG {checkpoint} {video} LABELS.txt'
 
 Each figure is the best and the median of ``--repeats`` rounds; within a round the three
 measurements alternate, so a slow spell on a shared machine does not land on one of them
@@ -25,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -57,7 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "same for the library and the CLI runs (default: torch)")
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI subprocess runs")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.add_argument("--vs", metavar="COMMAND", help="a shell command to time in "
+                        "alternation with the CLI run ({video} and {checkpoint} are filled in)")
     args = parser.parse_args(argv)
+    if args.vs and args.no_cli:
+        parser.error("--vs compares with the CLI run: drop --no-cli")
     if args.repeats < 1 or args.batch_size < 1 or (args.threads is not None and args.threads < 1):
         parser.error("--repeats, --batch-size and --threads must be at least 1")
     return args
@@ -95,6 +106,16 @@ def cli_call(args: argparse.Namespace, video: Path, checkpoint: Path, env: dict[
         if proc.returncode != 0:
             sys.exit(f"benchmark: {' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
         outputs.append(proc.stdout)
+
+    return run
+
+
+def shell_call(line: str, env: dict[str, str]) -> Callable[[], None]:
+    """A function running one shell command line, which must succeed."""
+    def run() -> None:
+        proc = subprocess.run(line, shell=True, capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            sys.exit(f"benchmark: --vs command failed ({proc.returncode}):\n{proc.stderr}")
 
     return run
 
@@ -143,6 +164,11 @@ def run_benchmark(args: argparse.Namespace, tmp: Path) -> dict:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
     if not args.no_cli:
         fns["cli"] = cli_call(args, video, checkpoint, env, outputs)
+    if args.vs:
+        vs_line = args.vs.format(video=shlex.quote(str(video)),
+                                 checkpoint=shlex.quote(str(checkpoint)))
+        fns["vs"] = shell_call(vs_line, env)
+        fns["vs"]()  # warm-up, as the others had (file caches, first imports)
     times = interleaved(fns, args.repeats)
     out = {
         "video": str(video), "width": prepared.info.width, "height": prepared.info.height,
@@ -162,6 +188,9 @@ def run_benchmark(args: argparse.Namespace, tmp: Path) -> dict:
         cli_top1 = json.loads(outputs[-1])[0]["topk"][0]["label"]
         if cli_top1 != out["top1"]:
             sys.exit(f"benchmark: CLI top-1 '{cli_top1}' != library top-1 '{out['top1']}'")
+    if args.vs:
+        out["vs_command"] = vs_line
+        out["ratio_vs"] = out["cli"]["median_s"] / out["vs"]["median_s"]
     return out
 
 
@@ -189,6 +218,10 @@ def render(r: dict) -> str:
                   f"* the CLI figure includes Python start-up and imports "
                   f"(stcli --version: {r['cli_startup_s']:.2f} s) and loading the checkpoint "
                   f"(in process: {r['model_load_s']:.2f} s) on every run"]
+    if "vs" in r:
+        lines += [f"(d) --vs: {r['vs_command']}",
+                  f"    median {r['vs']['median_s']:.3f} s against the CLI's "
+                  f"{r['cli']['median_s']:.3f} s: stcli / other = {r['ratio_vs']:.3f}"]
     lines += [f"decode + resize + crop of all views (Recognizer.prepare, once): "
               f"{r['prepare_s']:.3f} s; top-1 label: {r['top1']}"]
     return "\n".join(lines)

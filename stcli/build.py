@@ -32,7 +32,7 @@ def build_network(preset: Preset, device: str | torch.device = "meta") -> nn.Mod
         )
 
 
-def load_network(preset: Preset, weights: Path, device: torch.device) -> nn.Module:
+def load_network(preset: Preset, weights: Path, device: str | torch.device) -> nn.Module:
     """Build the preset's network, load ``weights`` strictly, move it to ``device``, eval
     mode."""
     network = build_network(preset)

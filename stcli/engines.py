@@ -1,8 +1,10 @@
 """How a network runs: eager torch (CPU or CUDA, fp32/fp16/bf16) or onnxruntime (CPU).
 
 Tasks never call a network directly; they call an engine's ``logits`` / ``features`` with a
-normalized clip batch (and, for AVA, boxes) and get float32 CPU tensors back, whichever
-backend computes them. ``auto`` picks onnxruntime on the CPU when it is installed: it runs
+normalized clip batch (and, for AVA, boxes) as numpy float32 arrays and get float32 arrays
+back, whichever backend computes them. This module imports no torch: an onnxruntime run
+never loads it (~1 s of start-up); the torch engine lives in ``torch_engine``.
+``auto`` picks onnxruntime on the CPU when it is installed: it runs
 the same fp32 network at ~73-77 ms per 16x224x224 clip on a 2-core AMD EPYC, near the
 ~67 ms an fp32 matrix product at full speed would need, against ~92-113 ms for eager torch
 (``stcli bench``), with the same numbers to ~1e-6. On CUDA, and for half precision,
@@ -13,30 +15,40 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import Tensor, nn
 
 from .choices import Backend, Device, Precision
 from .errors import UsageError, extra_missing
 from .onnx_meta import read_metadata
 
-DTYPES = {Precision.FP32: torch.float32, Precision.FP16: torch.float16,
-          Precision.BF16: torch.bfloat16}
+Array = Any  # a numpy array, or anything ``np.asarray`` takes (a CPU torch tensor)
 
 
-def resolve_device(device: str | Device) -> torch.device:
-    """``auto`` picks CUDA when torch sees a GPU, else the CPU."""
+def cuda_available() -> bool:
+    """Whether torch would see a CUDA GPU. Without an NVIDIA driver it cannot, and the
+    answer comes without importing torch (~1 s), which ``--device auto`` runs on CPU-only
+    machines would otherwise pay on every start."""
+    if sys.platform == "linux" and not (Path("/proc/driver/nvidia/version").exists()
+                                        or Path("/dev/nvidiactl").exists()):
+        return False
+    import torch  # a driver is there: only torch can tell whether it serves a GPU
+
+    return torch.cuda.is_available()
+
+
+def resolve_device(device: str | Device) -> str:
+    """``cpu`` or ``cuda``: ``auto`` picks CUDA when torch sees a GPU, else the CPU."""
     device = Device.parse(device)
     if device == Device.AUTO:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == Device.CUDA and not torch.cuda.is_available():
+        return "cuda" if cuda_available() else "cpu"
+    if device == Device.CUDA and not cuda_available():
         raise UsageError("--device cuda was requested but torch sees no CUDA GPU; use --device cpu")
-    return torch.device(device.value)
+    return device.value
 
 
 def onnxruntime_installed() -> bool:
@@ -44,7 +56,7 @@ def onnxruntime_installed() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
 
 
-def resolve_backend(backend: str | Backend, device: torch.device,
+def resolve_backend(backend: str | Backend, device: str,
                     precision: str | Precision = Precision.FP32) -> Backend:
     """The backend that will run: ``torch`` or ``onnxruntime``.
 
@@ -53,11 +65,11 @@ def resolve_backend(backend: str | Backend, device: torch.device,
     """
     backend, precision = Backend.parse(backend), Precision.parse(precision)
     if backend == Backend.AUTO:
-        use_ort = (device.type == "cpu" and precision == Precision.FP32
+        use_ort = (device == "cpu" and precision == Precision.FP32
                    and onnxruntime_installed())
         return Backend.ONNXRUNTIME if use_ort else Backend.TORCH
     if backend == Backend.ONNXRUNTIME:
-        if device.type != "cpu":
+        if device != "cpu":
             raise UsageError("--backend onnxruntime runs on the CPU: use --device cpu, or "
                              "--backend torch for CUDA")
         if precision != Precision.FP32:
@@ -71,80 +83,29 @@ def resolve_backend(backend: str | Backend, device: torch.device,
 
 
 class Engine:
-    """One way to run a loaded model. Results are float32 tensors on the CPU."""
+    """One way to run a loaded model. Inputs and results are float32 numpy arrays."""
 
     name = "engine"
     precision = "fp32"
-    model: nn.Module | None = None
+    model: Any = None  # the torch module, for engines that have one
 
-    def logits(self, clips: Tensor, rois: Tensor | None = None) -> Tensor:
+    def logits(self, clips: Array, rois: Array | None = None) -> np.ndarray:
         """Logits of a normalized clip batch ``(N, 3, T, H, W)``; for AVA, of every row of
         ``rois`` ``(K, 5)`` (clip index, x1, y1, x2, y2 in input pixels)."""
         raise NotImplementedError
 
-    def features(self, clips: Tensor) -> Tensor:
+    def features(self, clips: Array) -> np.ndarray:
         """Globally pooled backbone features ``(N, 2048)`` (recognition models)."""
         raise NotImplementedError
 
-    def set_classifier(self, linear: nn.Linear) -> None:
-        """Use ``linear`` (2048 -> classes) instead of the checkpoint's classifier."""
+    def set_classifier(self, weight: np.ndarray, bias: np.ndarray) -> None:
+        """Use the linear layer ``features @ weight.T + bias`` (2048 -> classes) instead of
+        the checkpoint's classifier."""
         raise NotImplementedError
 
     def describe(self) -> str:
         """``backend precision`` as reports and benchmarks name it."""
         return f"{self.name} {self.precision}"
-
-
-class TorchEngine(Engine):
-    """Eager PyTorch. On the CPU the model runs channels-last (~5% faster here, same
-    numbers to 2e-6); ``torch.compile`` and TorchScript freezing were measured and left out
-    (see ``stcli bench --torch-variants``).
-
-    The engine takes ownership of ``model``: it is converted in place (device, dtype,
-    memory format), so give each engine its own copy.
-    """
-
-    name = "torch"
-
-    def __init__(self, model: nn.Module, device: torch.device,
-                 precision: str | Precision = Precision.FP32,
-                 channels_last: bool | None = None) -> None:
-        self.device = device
-        self.precision = Precision.parse(precision)
-        self.dtype = DTYPES[self.precision]
-        if channels_last is None:
-            channels_last = device.type == "cpu"
-        if device.type == "cuda" and self.precision == Precision.FP32:
-            # cuDNN convolutions default to TF32 on Ampere and newer: 10-bit mantissas,
-            # not the fp32 that was asked for. (A process-wide switch; fp32 means fp32.)
-            torch.backends.cudnn.allow_tf32 = False
-            torch.backends.cuda.matmul.allow_tf32 = False
-        model = model.to(device=device, dtype=self.dtype).eval()
-        if channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        self.model = model
-
-    def _clips(self, clips: Tensor) -> Tensor:
-        return clips.to(self.device, self.dtype, non_blocking=True)
-
-    @torch.inference_mode()
-    def logits(self, clips: Tensor, rois: Tensor | None = None) -> Tensor:
-        if rois is None:
-            return self.model(self._clips(clips)).float().cpu()
-        return self.model(self._clips(clips), rois.to(self.device, self.dtype)).float().cpu()
-
-    @torch.inference_mode()
-    def features(self, clips: Tensor) -> Tensor:
-        return self.model.features(self._clips(clips)).float().cpu()
-
-    def set_classifier(self, linear: nn.Linear) -> None:
-        if not hasattr(self.model, "cls_head"):
-            raise UsageError("this model has no classifier to replace")
-        self.model.cls_head.fc_cls = linear.to(self.device, self.dtype)
-
-    def describe(self) -> str:
-        where = "" if self.device.type == "cpu" else f" {self.device.type}"
-        return f"torch{where} {self.precision}"
 
 
 class OnnxEngine(Engine):
@@ -170,7 +131,7 @@ class OnnxEngine(Engine):
         shape = self.session.get_inputs()[0].shape
         self.shape = tuple(shape[2:]) if len(shape) == 5 else None
         self._sessions = {self.shape: self.session}
-        self.classifier: nn.Linear | None = None
+        self.classifier: tuple[np.ndarray, np.ndarray] | None = None
 
     def _open(self, path: Path) -> Any:
         import onnxruntime as ort  # the optional 'onnx' extra
@@ -201,32 +162,33 @@ class OnnxEngine(Engine):
             self._sessions[shape] = self._open(self.export_for(shape))
         return self._sessions[shape]
 
-    def _run(self, output: str, clips: Tensor, rois: Tensor | None) -> Tensor:
+    def _run(self, output: str, clips: Array, rois: Array | None) -> np.ndarray:
+        clips = np.ascontiguousarray(clips, dtype=np.float32)
         session = self._session_for(tuple(clips.shape[2:]))
-        feed: dict[str, Any] = {"clips": np.ascontiguousarray(clips.float().numpy())}
+        feed: dict[str, Any] = {"clips": clips}
         if "rois" in self.inputs:
             if rois is None:
                 raise UsageError(f"{self.path} is a detection model: it needs boxes")
-            feed["rois"] = np.ascontiguousarray(rois.float().numpy())
+            feed["rois"] = np.ascontiguousarray(rois, dtype=np.float32)
         if output not in self.outputs:
             raise UsageError(f"{self.path} has no '{output}' output; export it again with "
                              "'stcli export'")
         (out,) = session.run([output], feed)
-        return torch.from_numpy(out)
+        return out
 
-    def logits(self, clips: Tensor, rois: Tensor | None = None) -> Tensor:
+    def logits(self, clips: Array, rois: Array | None = None) -> np.ndarray:
         if self.classifier is not None:
-            with torch.inference_mode():
-                return self.classifier(self.features(clips)).float()
+            weight, bias = self.classifier
+            return self.features(clips) @ weight.T + bias
         return self._run("logits", clips, rois)
 
-    def features(self, clips: Tensor) -> Tensor:
+    def features(self, clips: Array) -> np.ndarray:
         return self._run("features", clips, None)
 
-    def set_classifier(self, linear: nn.Linear) -> None:
+    def set_classifier(self, weight: np.ndarray, bias: np.ndarray) -> None:
         if "features" not in self.outputs:
             raise UsageError(f"{self.path} has no features output to put a head on")
-        self.classifier = linear.cpu().float().eval()
+        self.classifier = (np.asarray(weight, np.float32), np.asarray(bias, np.float32))
 
 
 def cpu_threads() -> int:

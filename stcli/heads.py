@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from .errors import UsageError, reading
 from .fileio import write_atomic, write_atomic_bytes
@@ -88,16 +87,6 @@ class Head:
             raise UsageError(f"features of shape {features.shape} do not fit a head on "
                              f"{self.feature_dim}-d features")
         return features @ self.weight.T + self.bias
-
-    def linear(self) -> torch.nn.Linear:
-        """A float32 CPU ``Linear(D, C)`` holding these weights (a drop-in ``fc_cls``)."""
-        # skip_init: a plain constructor would draw random weights from torch's global
-        # generator, changing the caller's random stream just to overwrite them.
-        layer = torch.nn.utils.skip_init(torch.nn.Linear, self.feature_dim, len(self.labels))
-        with torch.no_grad():
-            layer.weight.copy_(torch.tensor(self.weight))
-            layer.bias.copy_(torch.tensor(self.bias))
-        return layer
 
 
 @dataclass(frozen=True)
@@ -294,6 +283,8 @@ def _one_thread() -> Iterator[None]:
     little there, and on a busy machine every op waits for descheduled worker threads
     (measured on 2 shared cores: 10 ms an epoch on one thread, 60 ms on two).
     """
+    import torch  # training only: heads are read and applied without it
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -309,6 +300,8 @@ def _fit(
 ) -> tuple[tuple[np.ndarray, np.ndarray], int, int]:
     """Train on standardized rows; return the best (weight, bias), epochs run, best epoch.
     The ``val`` rows' loss picks the best epoch (the training loss when there are none)."""
+    import torch  # training only: heads are read and applied without it
+
     rows = {name: (torch.from_numpy(z[mask]), torch.from_numpy(y[mask]), torch.from_numpy(w))
             for name, mask, w in (("train", train, train_weights), ("val", val, val_weights))
             if w is not None}
@@ -398,7 +391,7 @@ def save_head(head: Head, path: str | Path) -> Path:
     the old head, the new one or (for an instant while an old one is swapped out) none,
     never half of one. An existing folder is replaced only if it holds nothing but a head.
     """
-    import safetensors.torch  # loads on use, like the other readers
+    import safetensors.numpy  # loads on use, like the other readers
 
     target = Path(path)
     if target.exists() and not _replaceable(target):
@@ -411,8 +404,8 @@ def save_head(head: Head, path: str | Path) -> Path:
         text = json.dumps(info, indent=2, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{target}: head meta is not JSON-able ({exc})") from None
-    tensors = safetensors.torch.save({"weight": torch.tensor(head.weight),
-                                      "bias": torch.tensor(head.bias)})
+    tensors = safetensors.numpy.save({"weight": np.ascontiguousarray(head.weight),
+                                      "bias": np.ascontiguousarray(head.bias)})
     staging = _sibling(target, "tmp")
     try:
         staging.mkdir(parents=True)  # mode from the umask, like any folder the user makes
@@ -495,17 +488,16 @@ def load_head(path: str | Path) -> Head:
 def _read_tensors(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``weight`` and ``bias`` of a head's safetensors file, as float32 arrays."""
     from safetensors import SafetensorError  # loads on use, like the other readers
-    from safetensors.torch import load_file
+    from safetensors.numpy import load_file
 
     try:
-        tensors = load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, TypeError) as exc:
         raise UsageError(f"{path}: not a readable .safetensors file ({exc}); "
                          f"{_MAKE_ONE}") from None
     if set(tensors) != {"weight", "bias"} or not all(
-            t.is_floating_point() for t in tensors.values()):
-        found = ", ".join(f"{k} {str(t.dtype).removeprefix('torch.')}"
-                          for k, t in sorted(tensors.items()))
+            np.issubdtype(t.dtype, np.floating) for t in tensors.values()):
+        found = ", ".join(f"{k} {t.dtype}" for k, t in sorted(tensors.items()))
         raise UsageError(f"{path}: expected float tensors 'weight' and 'bias', found "
                          f"{found or 'none'}; {_MAKE_ONE}")
-    return (tensors["weight"].float().numpy(), tensors["bias"].float().numpy())
+    return (tensors["weight"].astype(np.float32), tensors["bias"].astype(np.float32))

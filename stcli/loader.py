@@ -5,6 +5,9 @@ A :class:`LoadedModel` is what a task needs of a model: the engine that runs the
 the preset (sampling, normalization), the class labels and, when one is used, the custom
 head that replaced the classifier. Tasks subclass it to add their own methods; the
 video work itself lives in ``pipeline`` functions they compose.
+
+Nothing here imports torch unless the torch backend runs (or an export must be made):
+an onnxruntime run with a cached export starts without it.
 """
 
 from __future__ import annotations
@@ -12,14 +15,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-import torch
-from torch import Tensor, nn
+import numpy as np
 
-from .build import load_network
 from .choices import Backend, Precision
-from .engines import Engine, OnnxEngine, TorchEngine, resolve_backend, resolve_device
+from .engines import Array, Engine, OnnxEngine, resolve_backend, resolve_device
 from .errors import UsageError
 from .heads import Head, load_head
 from .onnx_export import ensure_exported
@@ -40,12 +41,16 @@ class LoadedModel:
     task: ClassVar[str] = "recognition"  # the preset task this model serves
 
     def __init__(
-        self, engine: Engine | nn.Module, preset: Preset, device: torch.device,
+        self, engine: Engine | Any, preset: Preset, device: str = "cpu",
         weights: Path | None = None, batch_size: int = 8,
     ) -> None:
-        self.engine = engine if isinstance(engine, Engine) else TorchEngine(engine, device)
+        if not isinstance(engine, Engine):  # a torch module: only then is torch needed
+            from .torch_engine import TorchEngine
+
+            engine = TorchEngine(engine, device)
+        self.engine = engine
         self.preset = preset
-        self.device = device
+        self.device = str(device)
         self.weights = weights
         self.batch_size = batch_size
         self.labels = preset.labels
@@ -70,7 +75,7 @@ class LoadedModel:
         device = spec.device
         if device == "auto" and (spec.backend == Backend.ONNXRUNTIME or onnx_file):
             device = "cpu"  # onnxruntime runs on the CPU; "auto" must not pick a GPU here
-        torch_device = resolve_device(device)
+        device_name = resolve_device(device)
         head = None
         if spec.head is not None:
             # A head that does not fit these weights fails before any loading or export.
@@ -78,17 +83,17 @@ class LoadedModel:
             if not onnx_file:
                 checkpoint = resolve_weights(preset, checkpoint, download, progress)
                 check_head(head, preset, checkpoint, checkpoint_sha256(checkpoint), spec.head)
-        engine, weights = load_engine(preset, checkpoint, torch_device, spec.backend,
+        engine, weights = load_engine(preset, checkpoint, device_name, spec.backend,
                                       spec.precision, download=download, progress=progress)
-        log.debug("%s: %s on %s, weights %s", preset.name, engine.describe(), torch_device,
+        log.debug("%s: %s on %s, weights %s", preset.name, engine.describe(), device_name,
                   weights)
-        model = cls(engine, preset, torch_device, weights=weights, batch_size=spec.batch_size)
+        model = cls(engine, preset, device_name, weights=weights, batch_size=spec.batch_size)
         if head is not None:
             model.use_head(head, spec.head)
         return model
 
     @property
-    def model(self) -> nn.Module | None:
+    def model(self) -> Any:
         """The torch module (None when onnxruntime runs an exported model)."""
         return self.engine.model
 
@@ -112,18 +117,24 @@ class LoadedModel:
         check_head(head, self.preset, self.weights, self.weights_sha256, source)
         if self.preset.task != "recognition":
             raise UsageError(f"preset '{self.preset.name}' has no classifier to replace")
-        self.engine.set_classifier(head.linear())
+        self.engine.set_classifier(head.weight, head.bias)
         self.labels = list(head.labels)
         self.head = head
 
-    def features(self, clips: Tensor) -> Tensor:
+    def features(self, clips: Array) -> np.ndarray:
         """Globally pooled backbone features ``(clips, 2048)`` of a clip batch."""
         return self.engine.features(clips)
 
-    def probabilities(self, batches: Iterable[Tensor]) -> Tensor:
+    def probabilities(self, batches: Iterable[Array]) -> np.ndarray:
         """Softmax over classes for every clip of every batch, ``(clips, classes)``."""
-        out = [self.engine.logits(b).softmax(dim=1) for b in batches]
-        return torch.cat(out) if out else torch.empty((0, len(self.labels)))
+        out = [softmax(self.engine.logits(b)) for b in batches]
+        return np.concatenate(out) if out else np.empty((0, len(self.labels)), np.float32)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over axis 1, shifted by the row maximum so that nothing overflows."""
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def check_head(head: Head, preset: Preset, weights: Path | None, sha256: str | None,
@@ -142,7 +153,7 @@ def check_head(head: Head, preset: Preset, weights: Path | None, sha256: str | N
 
 
 def load_engine(
-    preset: Preset, checkpoint: str | Path | None, device: torch.device,
+    preset: Preset, checkpoint: str | Path | None, device: str,
     backend: str | Backend = Backend.AUTO, precision: str | Precision = Precision.FP32,
     download: bool = True, progress: bool = True,
 ) -> tuple[Engine, Path]:
@@ -168,11 +179,15 @@ def load_engine(
     chosen = resolve_backend(backend, device, precision)
     weights = resolve_weights(preset, checkpoint, download=download, progress=progress)
     if chosen == Backend.TORCH:
-        if precision != Precision.FP32 and device.type == "cpu":
+        if precision != Precision.FP32 and device == "cpu":
             # Half-precision convolutions on a CPU without native support run ~5x slower
             # than fp32 (measured here): allowed, but the user should know.
             log.warning("--precision %s on the CPU is much slower than fp32; it is meant for "
                         "--device cuda", Precision.parse(precision))
+        # torch, only for the backend that runs it
+        from .build import load_network
+        from .torch_engine import TorchEngine
+
         network = load_network(preset, weights, device)
         return TorchEngine(network, device, precision), weights
     sha = checkpoint_sha256(weights)

@@ -17,13 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .presets import FEATURE_DIM
 from .roi import AVARoIHead
 
 # Bottleneck blocks per stage for each supported depth (ResNet conventions).
 STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3), 200: (3, 24, 36, 3)}
 STAGE_PLANES = (64, 128, 256, 512)
-EXPANSION = 4
-FEATURE_DIM = STAGE_PLANES[-1] * EXPANSION  # 2048
+EXPANSION = 4  # STAGE_PLANES[-1] * EXPANSION = FEATURE_DIM, the pooled width
 
 
 def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:

@@ -16,18 +16,17 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor, nn
-
-from .build import load_network
 from .errors import extra_missing
 from .fileio import atomic_path
 from .onnx_meta import set_metadata
 from .presets import Preset
 from .version import __version__
 from .weights import cache_dir
+
+if TYPE_CHECKING:
+    from torch import nn
 
 OPSET = 17  # RoiAlign's half_pixel mode needs 16; 17 is what onnxruntime >= 1.14 runs
 log = logging.getLogger(__name__)
@@ -74,16 +73,20 @@ def metadata(preset: Preset, shape: tuple[int, ...], labels: list[str],
     }
 
 
-class _RecognitionGraph(nn.Module):
+def _recognition_graph(network: nn.Module) -> nn.Module:
     """What gets exported for recognition: logits and the pooled features, one pass."""
+    from torch import Tensor, nn  # exporting needs torch; finding a cached export does not
 
-    def __init__(self, network: nn.Module) -> None:
-        super().__init__()
-        self.model = network
+    class RecognitionGraph(nn.Module):
+        def __init__(self, network: nn.Module) -> None:
+            super().__init__()
+            self.model = network
 
-    def forward(self, clips: Tensor) -> tuple[Tensor, Tensor]:
-        features = self.model.features(clips)
-        return self.model.cls_head(features), features
+        def forward(self, clips: Tensor) -> tuple[Tensor, Tensor]:
+            features = self.model.features(clips)
+            return self.model.cls_head(features), features
+
+    return RecognitionGraph(network)
 
 
 def export_onnx(
@@ -98,6 +101,8 @@ def export_onnx(
         import onnx  # noqa: F401 - set_metadata needs it: fail before the export's work
     except ImportError as exc:
         raise extra_missing("ONNX export") from exc
+    import torch  # exporting needs torch; finding a cached export does not
+
     shape = shape or input_shape(preset)
     network = network.float().cpu().eval()
     clips = torch.zeros((1, 3, *shape))
@@ -105,13 +110,13 @@ def export_onnx(
         _, h, w = shape
         graph: nn.Module = network
         box = torch.tensor([[0.0, 0.1 * w, 0.1 * h, 0.6 * w, 0.9 * h]])  # any box will do
-        args: tuple[Tensor, ...] = (clips, box)
+        args: tuple[torch.Tensor, ...] = (clips, box)
         names = {"input_names": ["clips", "rois"], "output_names": ["logits"],
                  "dynamic_axes": {"clips": {0: "N"}, "rois": {0: "K"}, "logits": {0: "K"}}}
     else:
         # eval() on the wrapper too: the exporter restores the wrapper's own mode on the
         # way out, recursively, which would leave the caller's network in training mode.
-        graph, args = _RecognitionGraph(network).eval(), (clips,)
+        graph, args = _recognition_graph(network).eval(), (clips,)
         names = {"input_names": ["clips"], "output_names": ["logits", "features"],
                  "dynamic_axes": {"clips": {0: "N"}, "logits": {0: "N"}, "features": {0: "N"}}}
     out = Path(out)
@@ -136,7 +141,9 @@ def ensure_exported(preset: Preset, weights: Path, sha256: str,
     shape = tuple(shape or input_shape(preset))
     path = cache_path(preset, sha256, shape)
     if not path.is_file():
-        network = load_network(preset, weights, torch.device("cpu"))  # a bad checkpoint fails here
+        from .build import load_network  # torch: only when there is an export to make
+
+        network = load_network(preset, weights, "cpu")  # a bad checkpoint fails here
         log.info("exporting %s to ONNX for onnxruntime (once; cached as %s)", preset.name, path)
         export_onnx(network, preset, path, weights_sha256=sha256, shape=shape)
     return path

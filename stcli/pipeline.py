@@ -10,8 +10,9 @@
   pass over a long video feeding planned clips (sliding windows, snippets, keyframes),
   each frame kept only while a pending clip needs it.
 
-Decoding functions are pure (no torch) so they can run on the background thread; resizing
-and the network stay on the caller's thread.
+Decoding functions are pure (no network work) so they can run on the background thread;
+resizing and the network stay on the caller's thread. Clips are numpy float32 arrays: no
+torch here, so that an onnxruntime run never imports it.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from .errors import VideoError
 from .presets import Preset, Protocol
@@ -178,16 +177,16 @@ class PreparedVideo:
     normalized, plus the plan that cuts the protocol's views out of those frames."""
 
     info: VideoInfo
-    frames: torch.Tensor  # (distinct frames, 3, h, w), normalized
+    frames: np.ndarray  # (distinct frames, 3, h, w) float32, normalized
     plan: list[tuple[Box, np.ndarray]]
     started: float
 
     @property
-    def clips(self) -> torch.Tensor:
+    def clips(self) -> np.ndarray:
         """All views at once, ``(views, 3, T, K, K)``."""
         return stack_views(self.frames, self.plan)
 
-    def batches(self, size: int) -> Iterator[torch.Tensor]:
+    def batches(self, size: int) -> Iterator[np.ndarray]:
         """The views in batches of ``size``, cut only when needed (bounded memory)."""
         for start in range(0, len(self.plan), size):
             yield stack_views(self.frames, self.plan[start : start + size])
@@ -217,7 +216,7 @@ def assemble_views(path: str | Path, decoded: Iterator[Any], preset: Preset,
     """Resize and normalize what ``decode_views`` yields; plan the protocol's views."""
     info, rows = next(decoded)
     size = resized_size(info.width, info.height, protocol.short_side)
-    frames = torch.cat([resize_frames(chunk, size) for chunk in decoded])
+    frames = np.concatenate([resize_frames(chunk, size) for chunk in decoded])
     frames = normalize(frames, preset.mean, preset.std, inplace=True)
     try:
         boxes = crop_boxes(*size, protocol.crop_size, protocol.crops)
@@ -295,7 +294,7 @@ def complete_clips(
 
 def scan_windows(
     path: str | Path, decoded: Iterable[np.ndarray], plan: StreamPlan, preset: Preset,
-    batch_size: int, compute: Callable[[Tensor], Tensor], width: int,
+    batch_size: int, compute: Callable[[np.ndarray], np.ndarray], width: int,
 ) -> np.ndarray:
     """``compute`` over the centre-cropped clip of every row of ``plan.clips``, streamed:
     ``decoded`` yields the frames ``plan.needed`` in chunks; each frame is resized (short
@@ -310,21 +309,21 @@ def scan_windows(
     out = np.zeros((len(indices), width), dtype=np.float32)
     pending: list[int] = []
     # Clips are written straight into one reused batch buffer: one copy per frame.
-    batch = torch.empty((batch_size, 3, indices.shape[1], k, k))
+    batch = np.empty((batch_size, 3, indices.shape[1], k, k), np.float32)
 
     def flush() -> None:
         if pending:
-            out[pending] = compute(batch[: len(pending)]).numpy()
+            out[pending] = compute(batch[: len(pending)])
             pending.clear()
 
-    def prepare(rows: np.ndarray, chunk: np.ndarray) -> Tensor:
-        crops = resize_frames(chunk, size)[:, :, y0 : y0 + k, x0 : x0 + k].contiguous()
+    def prepare(rows: np.ndarray, chunk: np.ndarray) -> np.ndarray:
+        crops = np.ascontiguousarray(resize_frames(chunk, size)[:, :, y0 : y0 + k, x0 : x0 + k])
         return normalize(crops, preset.mean, preset.std, inplace=True)
 
     for w, frames in complete_clips(path, decoded, plan.needed, indices, prepare):
         slot = batch[len(pending)]
         for t, i in enumerate(indices[w].tolist()):
-            slot[:, t].copy_(frames[i])
+            slot[:, t] = frames[i]
         pending.append(w)
         if len(pending) == batch_size:
             flush()

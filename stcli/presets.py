@@ -23,6 +23,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 # The preset each task uses when none is named (the library and the CLI alike).
 DEFAULT_PRESETS = {"recognition": "k400", "detection": "ava21"}
+# Width of the backbone's pooled features (its last stage, 512 planes x 4): the size of
+# `stcli features` rows and of a head's input, known without building the network.
+FEATURE_DIM = 2048
 _VIEWS = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
 
 # Installed, ``presets/`` is the package ``stcli.preset_files`` (see pyproject.toml); in a

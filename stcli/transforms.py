@@ -6,6 +6,9 @@ Geometry follows the reference pipeline exactly (mmaction2 ``Resize``, ``CenterC
 no antialiasing, fixed-point weights), so the network's input equals the official
 pipeline's bit for bit. (A float bilinear resize rounded to 8 bits agreed on ~90% of
 pixels and moved calibrated probabilities by up to 9e-2.)
+
+Arrays are numpy float32, channels first: inference needs no torch (an onnxruntime run
+never imports it), and the torch engine takes the same arrays without a copy.
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
-import torch
-from torch import Tensor
 
 Box = tuple[int, int, int, int]  # x, y, w, h in the resized frame
 
@@ -45,27 +46,33 @@ def crop_boxes(width: int, height: int, crop_size: int, crops: int) -> list[Box]
     raise ValueError(f"three crops of {crop_size} need a frame whose short side is {crop_size}")
 
 
-def resize_frames(frames: np.ndarray | Tensor, size: tuple[int, int]) -> Tensor:
-    """uint8 ``(F, H, W, 3)`` frames -> float ``(F, 3, h, w)`` holding 8-bit values, each
+def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 ``(F, H, W, 3)`` frames -> float32 ``(F, 3, h, w)`` holding 8-bit values, each
     frame resized to ``size`` ``(w, h)`` by OpenCV's ``INTER_LINEAR`` on uint8 (mmcv)."""
-    frames = frames.numpy() if isinstance(frames, Tensor) else np.asarray(frames)
+    frames = np.asarray(frames)
     width, height = size
     if frames.shape[1:3] != (height, width):
         resized = np.empty((len(frames), height, width, 3), np.uint8)
         for i, frame in enumerate(frames):
             resized[i] = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
         frames = resized
-    return torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+    out = np.empty((len(frames), 3, height, width), np.float32)
+    out[...] = frames.transpose(0, 3, 1, 2)  # one pass: convert while moving channels
+    return out
 
 
 def normalize(
-    x: Tensor, mean: Sequence[float], std: Sequence[float], inplace: bool = False
-) -> Tensor:
-    """Per-channel ``(x - mean) / std`` on a tensor whose channel axis is 1."""
-    shape = (1, 3) + (1,) * (x.dim() - 2)
-    m = torch.tensor(mean, dtype=x.dtype).reshape(shape)
-    s = torch.tensor(std, dtype=x.dtype).reshape(shape)
-    return x.sub_(m).div_(s) if inplace else x.sub(m).div_(s)
+    x: np.ndarray, mean: Sequence[float], std: Sequence[float], inplace: bool = False
+) -> np.ndarray:
+    """Per-channel ``(x - mean) / std`` on a float32 array whose channel axis is 1."""
+    shape = (1, 3) + (1,) * (x.ndim - 2)
+    m = np.asarray(mean, np.float32).reshape(shape)
+    s = np.asarray(std, np.float32).reshape(shape)
+    if not inplace:
+        return (x - m) / s
+    x -= m
+    x /= s
+    return x
 
 
 def view_plan(clip_rows: np.ndarray, boxes: Sequence[Box]) -> list[tuple[Box, np.ndarray]]:
@@ -76,17 +83,17 @@ def view_plan(clip_rows: np.ndarray, boxes: Sequence[Box]) -> list[tuple[Box, np
     return [(box, rows) for box in boxes for rows in clip_rows]
 
 
-def stack_views(frames: Tensor, views: Sequence[tuple[Box, np.ndarray]]) -> Tensor:
+def stack_views(frames: np.ndarray, views: Sequence[tuple[Box, np.ndarray]]) -> np.ndarray:
     """Cut views out of ``frames`` ``(F, 3, h, w)`` into a batch ``(V, 3, T, K, K)``.
 
     ``frames`` holds each distinct frame once, already resized and normalized, so that
     frames shared by overlapping clips and by the three crops are processed once.
     """
     (_, _, w, h), first = views[0]
-    out = frames.new_empty((len(views), frames.shape[1], len(first), h, w))
+    out = np.empty((len(views), frames.shape[1], len(first), h, w), frames.dtype)
     for v, ((x, y, w, h), rows) in enumerate(views):
         # Frame by frame, straight from the source into the batch: one copy of each pixel
         # (a gather followed by a copy moves ~1.4x the bytes; measured 0.19 s vs 0.14 s).
         for t, row in enumerate(rows.tolist()):
-            out[v, :, t].copy_(frames[row, :, y : y + h, x : x + w])
+            out[v, :, t] = frames[row, :, y : y + h, x : x + w]
     return out

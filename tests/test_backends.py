@@ -12,21 +12,23 @@ import torch
 
 from stcli import engines as backends
 from stcli.build import load_network as load_model
-from stcli.engines import TorchEngine, resolve_backend
+from stcli.engines import resolve_backend
 from stcli.errors import UsageError
 from stcli.heads import Head
+from stcli.loader import softmax
 from stcli.onnx_export import cache_path, input_shape
 from stcli.presets import load_preset
 from stcli.tasks.classify import load_recognizer
 from stcli.tasks.detect import DetectSettings, load_detector
 from stcli.tasks.features import FeatureSettings, load_extractor
 from stcli.tasks.localize import LocalizeSettings, load_localizer
+from stcli.torch_engine import DTYPES, TorchEngine
 from stcli.weights import sha256_of
 from tests.conftest import run_stcli
 from tests.reference import reference_input
 
 pytest.importorskip("onnxruntime")
-CPU, CUDA = torch.device("cpu"), torch.device("cuda")
+CPU, CUDA = "cpu", "cuda"
 
 
 # -- choosing ---------------------------------------------------------------------------
@@ -216,7 +218,7 @@ def test_channels_last_changes_nothing_but_the_layout(k400_model) -> None:
     assert fast.model.backbone.net.conv1.weight.is_contiguous(memory_format=torch.channels_last)
     assert not plain.model.backbone.net.conv1.weight.is_contiguous(
         memory_format=torch.channels_last)
-    np.testing.assert_allclose(fast.logits(x).numpy(), plain.logits(x).numpy(), atol=2e-5)
+    np.testing.assert_allclose(fast.logits(x), plain.logits(x), atol=2e-5)
 
 
 @pytest.mark.parametrize(("precision", "prob_atol"), [("fp16", 1e-3), ("bf16", 5e-3)])
@@ -225,11 +227,11 @@ def test_half_precision_runs_in_that_dtype_and_stays_close(k400_model, precision
     x = torch.from_numpy(reference_input(1, [1, 3, 16, 224, 224]))
     ref = TorchEngine(k400_model(), CPU).logits(x)
     engine = TorchEngine(k400_model(), CPU, precision)
-    assert next(engine.model.parameters()).dtype == backends.DTYPES[precision]
+    assert next(engine.model.parameters()).dtype == DTYPES[precision]
     got = engine.logits(x)
-    assert got.dtype == torch.float32  # callers always get float32
-    assert not torch.equal(got, ref)  # really computed in half precision
-    np.testing.assert_allclose(got.softmax(1).numpy(), ref.softmax(1).numpy(), atol=prob_atol)
+    assert got.dtype == np.float32  # callers always get float32 arrays
+    assert not np.array_equal(got, ref)  # really computed in half precision
+    np.testing.assert_allclose(softmax(got), softmax(ref), atol=prob_atol)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -239,7 +241,7 @@ def test_cuda_precisions_match_cpu(k400_model, precision) -> None:
     ref = TorchEngine(k400_model(), CPU).logits(x)
     got = TorchEngine(k400_model(), CUDA, precision).logits(x)
     atol = {"fp32": 1e-3, "fp16": 2e-3, "bf16": 1e-2}[precision]
-    np.testing.assert_allclose(got.softmax(1).numpy(), ref.softmax(1).numpy(), atol=atol)
+    np.testing.assert_allclose(softmax(got), softmax(ref), atol=atol)
 
 
 def test_cuda_request_without_gpu_is_a_clear_error() -> None:

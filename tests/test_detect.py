@@ -82,7 +82,7 @@ def test_scores_equal_the_network_on_the_clip_built_by_hand(scene, reference_che
     with open_video(scene["video"]) as video:
         frames = video.read(indices.tolist())
     x = normalize(resize_frames(frames, (256, 256)), detector.preset.mean, detector.preset.std)
-    clip = x.permute(1, 0, 2, 3).unsqueeze(0)
+    clip = torch.from_numpy(x).permute(1, 0, 2, 3).unsqueeze(0)
     boxes = torch.tensor(BOXES[2], dtype=torch.float32) * 256
     rois = torch.cat([torch.zeros(2, 1), boxes], dim=1)
     with torch.inference_mode():

@@ -101,17 +101,6 @@ def test_head_does_not_depend_on_feature_units(data) -> None:
                                rtol=1e-3, atol=1e-3)
 
 
-def test_linear_layer_gives_the_same_logits(trained, data) -> None:
-    head, _ = trained
-    layer = head.linear()
-    assert isinstance(layer, torch.nn.Linear) and layer.weight.dtype == torch.float32
-    assert (layer.in_features, layer.out_features) == (64, 4)
-    with torch.no_grad():
-        got = layer(torch.from_numpy(data[0])).numpy()
-    np.testing.assert_allclose(got, head.logits(data[0]), rtol=1e-5, atol=1e-4)
-    assert head.logits(data[0][0]).shape == (4,)
-
-
 def test_head_is_immutable(trained) -> None:
     head, _ = trained
     with pytest.raises(ValueError):

@@ -19,7 +19,7 @@ LAYERS = {
     1: {"roi", "model", "checkpoints", "build"},
     2: {"weights"},
     3: {"containers", "video", "sampling", "transforms"},
-    4: {"onnx_meta", "engines", "onnx_export"},
+    4: {"onnx_meta", "engines", "torch_engine", "onnx_export"},
     5: {"pipeline"},
     6: {"segments", "persons", "heads", "loader"},
     7: {"tasks"},

@@ -106,7 +106,8 @@ def test_features_equal_the_recognizers_pooled_output(tmp_path, reference_checkp
             frames = resize_frames(source.read(indices), size)[:, :, y:y + k, x:x + k]
             clip = normalize(frames, recognizer.preset.mean, recognizer.preset.std)
             with torch.inference_mode():
-                want = recognizer.model.features(clip.transpose(0, 1)[None])[0].numpy()
+                want = recognizer.model.features(
+                    torch.from_numpy(clip).transpose(0, 1)[None])[0].numpy()
             np.testing.assert_allclose(result.features[s], want, atol=1e-4, rtol=1e-5)
 
 

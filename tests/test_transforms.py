@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
 from stcli.transforms import (
     crop_boxes,
@@ -132,8 +131,8 @@ def test_resize_frames_no_resize_is_a_layout_change() -> None:
     frames = np.arange(2 * 3 * 4 * 3, dtype=np.uint8).reshape(2, 3, 4, 3)  # (F, H, W, C)
     out = resize_frames(frames, (4, 3))
     assert out.shape == (2, 3, 3, 4)
-    assert out.dtype == torch.float32
-    assert torch.equal(out, torch.from_numpy(frames).permute(0, 3, 1, 2).float())
+    assert out.dtype == np.float32
+    assert np.array_equal(out, frames.transpose(0, 3, 1, 2).astype(np.float32))
     assert out[1, 2, 0, 3].item() == frames[1, 0, 3, 2]
 
 
@@ -192,25 +191,28 @@ def test_resize_frames_has_no_antialiasing() -> None:
 
 
 def test_normalize_per_channel_on_axis_one() -> None:
-    x = torch.tensor([1.0, 2.0, 3.0]).reshape(1, 3, 1, 1) * torch.ones(2, 3, 4, 5)
+    x = np.array([1.0, 2.0, 3.0], np.float32).reshape(1, 3, 1, 1) * np.ones((2, 3, 4, 5),
+                                                                           np.float32)
     out = normalize(x, mean=(1.0, 0.0, 7.0), std=(2.0, 4.0, 0.5))
-    assert out.shape == (2, 3, 4, 5)
-    assert torch.equal(out[:, 0], torch.zeros(2, 4, 5))
-    assert torch.equal(out[:, 1], torch.full((2, 4, 5), 0.5))
-    assert torch.equal(out[:, 2], torch.full((2, 4, 5), -8.0))
+    assert out.shape == (2, 3, 4, 5) and out.dtype == np.float32
+    assert np.array_equal(out[:, 0], np.zeros((2, 4, 5)))
+    assert np.array_equal(out[:, 1], np.full((2, 4, 5), 0.5))
+    assert np.array_equal(out[:, 2], np.full((2, 4, 5), -8.0))
+    same = normalize(x, mean=(1.0, 0.0, 7.0), std=(2.0, 4.0, 0.5), inplace=True)
+    assert same is x and np.array_equal(same, out)
 
 
 def test_normalize_clip_layout_and_official_constants() -> None:
     mean, std = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
-    x = torch.zeros(1, 3, 16, 2, 2)
+    x = np.zeros((1, 3, 16, 2, 2), np.float32)
     x[:, 0] = 123.675 + 58.395
     x[:, 1] = 116.28
     x[:, 2] = 103.53 - 2 * 57.375
     out = normalize(x, mean, std)
     assert out.shape == (1, 3, 16, 2, 2)
-    torch.testing.assert_close(out[:, 0], torch.ones(1, 16, 2, 2))
-    torch.testing.assert_close(out[:, 1], torch.zeros(1, 16, 2, 2))
-    torch.testing.assert_close(out[:, 2], torch.full((1, 16, 2, 2), -2.0))
+    np.testing.assert_allclose(out[:, 0], np.ones((1, 16, 2, 2)), rtol=1e-6)
+    np.testing.assert_allclose(out[:, 1], np.zeros((1, 16, 2, 2)), atol=1e-6)
+    np.testing.assert_allclose(out[:, 2], np.full((1, 16, 2, 2), -2.0), rtol=1e-6)
 
 
 # --- view_plan / stack_views --------------------------------------------------------------
@@ -228,10 +230,9 @@ def test_view_plan_is_crop_major() -> None:
 
 def test_stack_views_cuts_each_view() -> None:
     # value = frame * 1000 + channel * 100 + y * 10 + x identifies every element.
-    f, c, h, w = torch.meshgrid(
-        torch.arange(6), torch.arange(3), torch.arange(4), torch.arange(5), indexing="ij"
-    )
-    frames = (f * 1000 + c * 100 + h * 10 + w).float()  # (6, 3, 4, 5)
+    f, c, h, w = np.meshgrid(np.arange(6), np.arange(3), np.arange(4), np.arange(5),
+                             indexing="ij")
+    frames = (f * 1000 + c * 100 + h * 10 + w).astype(np.float32)  # (6, 3, 4, 5)
     rows = np.array([[0, 2], [5, 3]])  # 2 clips of T = 2 (any row order)
     boxes = [(0, 0, 3, 3), (2, 1, 3, 3)]
     out = stack_views(frames, view_plan(rows, boxes))
@@ -245,4 +246,4 @@ def test_stack_views_cuts_each_view() -> None:
     for v in range(4):
         x, y, _, _ = boxes[v // 2]
         for t, frame in enumerate(rows[v % 2]):
-            assert torch.equal(out[v, :, t], frames[frame, :, y : y + 3, x : x + 3])
+            assert np.array_equal(out[v, :, t], frames[frame, :, y : y + 3, x : x + 3])

@@ -234,7 +234,7 @@ def test_golden_pipeline_channel_means(shared_videos, case: dict) -> None:
         assert [x, y, w, h] == view["box"]
         crop_pixels = frames[rows[v % case["clips"]], :, y : y + h, x : x + w]
         assert tuple(crop_pixels.shape) == (16, 3, *case["input_hw"])
-        means = crop_pixels.double().mean(dim=(0, 2, 3)).numpy()
+        means = crop_pixels.astype(np.float64).mean(axis=(0, 2, 3))
         worst = max(worst, float(np.abs(means - np.array(view["channel_mean"])).max()))
     # OpenCV's uint8 resize, as the reference: equal at the golden file's precision (4
     # decimals), not merely close (a float resize was off by up to 0.104).

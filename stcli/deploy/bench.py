@@ -33,13 +33,14 @@ import torch
 from torch import Tensor
 
 from ..build import load_network
-from ..engines import Engine, OnnxEngine, TorchEngine, cpu_threads, resolve_device
+from ..engines import Engine, OnnxEngine, cpu_threads, resolve_device
 from ..errors import UsageError
 from ..onnx_export import cache_path, ensure_exported, input_shape
 from ..onnx_meta import is_onnx
 from ..pipeline import prepare_views
 from ..presets import Preset, Protocol, load_preset
 from ..tasks.classify import Recognizer
+from ..torch_engine import TorchEngine
 from ..weights import checkpoint_sha256, resolve_weights
 from .quantize import quantize_static_int8, softmax
 
@@ -161,22 +162,22 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str,
     return times
 
 
-def compare(reference: Tensor, other: Tensor, task: str) -> tuple[float, float]:
+def compare(reference: np.ndarray, other: np.ndarray, task: str) -> tuple[float, float]:
     """(largest probability difference, top-1 agreement) of two logit sets: softmax over
     classes for recognition, a sigmoid per action for detection (as each task scores)."""
     if task == "detection":
-        p, q = torch.sigmoid(reference.double()).numpy(), torch.sigmoid(other.double()).numpy()
+        p, q = (1.0 / (1.0 + np.exp(-x.astype(np.float64))) for x in (reference, other))
     else:
-        p, q = softmax(reference.numpy()), softmax(other.numpy())
+        p, q = softmax(reference), softmax(other)
     agree = float((p.argmax(axis=1) == q.argmax(axis=1)).mean())
     return float(np.abs(p - q).max()), agree
 
 
-def _rois(batch: int, size: int) -> Tensor:
+def _rois(batch: int, size: int) -> np.ndarray:
     """``(batch * 3, 5)`` rows ``(clip, x1, y1, x2, y2)``: the same three boxes per clip."""
-    boxes = torch.tensor(BOXES) * size
-    return torch.cat([torch.cat([torch.full((len(BOXES), 1), float(i)), boxes], dim=1)
-                      for i in range(batch)])
+    boxes = np.asarray(BOXES, np.float32) * size
+    return np.concatenate([np.concatenate([np.full((len(BOXES), 1), float(i), np.float32),
+                                           boxes], axis=1) for i in range(batch)])
 
 
 @dataclass
@@ -188,13 +189,13 @@ class _Row:
     device: str
     setup_s: float
     first_call_s: float = 0.0
-    logits: Tensor | None = None
+    logits: np.ndarray | None = None
 
 
 class _ModelBench:
     """The model-only rows: each built and warmed up in turn, then all timed together."""
 
-    def __init__(self, batches: list[Tensor], rois: Tensor | None, task: str,
+    def __init__(self, batches: list[np.ndarray], rois: np.ndarray | None, task: str,
                  notes: list[str]) -> None:
         self.batches, self.rois, self.task = batches, rois, task
         self.notes = notes
@@ -220,12 +221,10 @@ class _ModelBench:
             return
         self.rows.append(row)
 
-    def run(self, row: _Row) -> Tensor:
-        """Logits of every clip, batch by batch, as the engine returns them."""
-        out = torch.cat([row.engine.logits(b, self.rois) for b in self.batches])
-        if row.device == "cuda":
-            torch.cuda.synchronize()
-        return out
+    def run(self, row: _Row) -> np.ndarray:
+        """Logits of every clip, batch by batch, as the engine returns them (a CUDA
+        engine's come back to the CPU: every call is timed to its end)."""
+        return np.concatenate([row.engine.logits(b, self.rois) for b in self.batches])
 
     def measure(self, repeats: int) -> list[ModelRow]:
         """Interleaved timed rounds; one row per backend, compared with the first (eager)."""
@@ -267,7 +266,7 @@ def run_bench(
         raise UsageError("--batch-size and --repeats must be at least 1")
     spec = load_preset(preset)
     protocol = spec.protocol(views)  # a bad --views fails before any work
-    cuda = resolve_device(device).type == "cuda" or torch.cuda.is_available()
+    cuda = resolve_device(device) == "cuda" or torch.cuda.is_available()
     if video is not None and not Path(video).is_file():
         raise UsageError(f"{video}: no such file (--video)")
     if is_onnx(checkpoint):
@@ -308,13 +307,14 @@ def run_bench(
                                                math.ceil(batch_size / protocol.crops)))
         clips = prepare_views(source, spec, more).clips
         clips = clips[: len(clips) // batch_size * batch_size]
-        batches = list(clips.split(batch_size))
+        batches = [clips[i : i + batch_size] for i in range(0, len(clips), batch_size)]
         rois = _rois(batch_size, clips.shape[-1]) if detection else None
         bench = _ModelBench(batches, rois, spec.task, notes)
         bench.add(EAGER, "cpu", lambda: eager, setup_s=load_s)
         bench.add("torch", "cpu", lambda: TorchEngine(model(), cpu))
         if torch_variants:
-            args = (batches[0],) if rois is None else (batches[0], rois)
+            args = tuple(torch.from_numpy(x) for x in
+                         ((batches[0],) if rois is None else (batches[0], rois)))
             bench.add("torch jit-frozen", "cpu", lambda: _torch_variant(model(), args), True)
             bench.add("torch.compile", "cpu", lambda: _torch_variant(model(), None), True)
         if not missing:
@@ -325,7 +325,7 @@ def run_bench(
             bench.add("onnxruntime fp32", "cpu", lambda: OnnxEngine(
                 ensure_exported(spec, weights, sha)))
             if int8:
-                calibration = [c[None].numpy() for c in clips]
+                calibration = [c[None] for c in clips]
                 bench.add("onnxruntime int8", "cpu", lambda: OnnxEngine(
                     quantize_static_int8(exported, Path(tmp) / "int8.onnx", calibration)))
                 notes.append(f"onnxruntime int8 was calibrated on the {len(clips)} benchmark "
@@ -357,7 +357,7 @@ def _end_to_end(
     top5: dict[str, list[str]] = {}
     fns: dict[str, Callable[[], object]] = {}
     for row in rows:
-        recognizer = Recognizer(row.engine, spec, torch.device(row.device), weights=weights,
+        recognizer = Recognizer(row.engine, spec, row.device, weights=weights,
                                 batch_size=batch_size)
 
         def run(r: Recognizer = recognizer, name: str = row.name) -> None:

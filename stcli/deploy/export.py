@@ -105,6 +105,6 @@ def centre_clips(preset: Preset) -> Callable[[str], Iterator[np.ndarray]]:
 
     def clips_of(video: str) -> Iterator[np.ndarray]:
         for clip in prepare_views(video, preset, protocol).clips:
-            yield clip[None].numpy()
+            yield clip[None]
 
     return clips_of

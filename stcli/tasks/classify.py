@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 
 from ..loader import LoadedModel
 from ..pipeline import (
@@ -38,15 +38,18 @@ class Recognizer(LoadedModel):
         """Decode and preprocess every view of one video (no network work)."""
         return prepare_views(path, self.preset, protocol)
 
-    def view_probabilities(self, clips: torch.Tensor) -> torch.Tensor:
+    def view_probabilities(self, clips: np.ndarray) -> np.ndarray:
         """Softmax over classes for each view of ``(views, 3, T, K, K)``, ``(views, classes)``."""
-        return self.probabilities(clips.split(self.batch_size))
+        size = self.batch_size
+        return self.probabilities(clips[i : i + size] for i in range(0, len(clips), size))
 
     def predict(self, path: str, prepared: PreparedVideo, protocol: Protocol,
                 top_k: int) -> Prediction:
         """The video's prediction: the views' softmax averaged, its ``top_k`` classes."""
-        probs = self.probabilities(prepared.batches(self.batch_size)).mean(dim=0)
-        scores, ids = probs.topk(min(top_k, len(probs)))
+        probs = self.probabilities(prepared.batches(self.batch_size)).mean(axis=0)
+        # Best first; among equal scores the lower class id, as torch.topk gives them.
+        ids = np.argsort(-probs, kind="stable")[: min(top_k, len(probs))]
+        scores = probs[ids]
         info = prepared.info
         return Prediction(
             video=path, frames=info.num_frames, fps=round(info.fps, 6),

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..errors import VideoError
 from ..loader import LoadedModel
@@ -73,10 +72,10 @@ class Detector(LoadedModel):
         return stream_frames(path, "keyframes", plan)
 
     # -- network (this thread) -----------------------------------------------------------
-    def action_scores(self, clips: torch.Tensor, rois: torch.Tensor) -> np.ndarray:
+    def action_scores(self, clips: np.ndarray, rois: np.ndarray) -> np.ndarray:
         """Sigmoid scores ``(K, 81)`` for ``rois`` rows ``(clip, x1, y1, x2, y2)`` given in
         pixels of the ``(N, 3, 16, 256, 256)`` normalized ``clips``."""
-        return torch.sigmoid(self.engine.logits(clips, rois)).numpy()
+        return sigmoid(self.engine.logits(clips, rois))
 
     def _person(self, box: np.ndarray, score: float, row: np.ndarray) -> PersonActions:
         order = np.argsort(-row[1:], kind="stable") + 1  # index 0 is not an action
@@ -94,7 +93,7 @@ class Detector(LoadedModel):
         wanted = set(centres.tolist())
         video_id = Path(path).stem
 
-        def prepare(rows: np.ndarray, chunk: np.ndarray) -> list[tuple[torch.Tensor, Any]]:
+        def prepare(rows: np.ndarray, chunk: np.ndarray) -> list[tuple[np.ndarray, Any]]:
             # Each frame resized once to size x size; keyframe images kept at full size
             # for the person detector.
             x = normalize(resize_frames(chunk, (size, size)), self.preset.mean,
@@ -104,7 +103,7 @@ class Detector(LoadedModel):
 
         found: dict[int, Keyframe] = {}
         pending: list[tuple[int, PersonBoxes]] = []
-        batch = torch.empty((self.batch_size, 3, self.preset.clip_len, size, size))
+        batch = np.empty((self.batch_size, 3, self.preset.clip_len, size, size), np.float32)
 
         def stamp(k: int) -> float:
             return round(float(times[k]) + settings.time_offset, 6)
@@ -112,9 +111,9 @@ class Detector(LoadedModel):
         def flush() -> None:
             if not pending:
                 return
-            rois = torch.cat([
-                torch.cat([torch.full((len(p.boxes), 1), float(slot)),
-                           torch.from_numpy(p.boxes).float() * size], dim=1)
+            rois = np.concatenate([
+                np.concatenate([np.full((len(p.boxes), 1), float(slot), np.float32),
+                                p.boxes.astype(np.float32) * size], axis=1)
                 for slot, (_, p) in enumerate(pending)
             ])
             scores = self.action_scores(batch[: len(pending)], rois)
@@ -134,7 +133,7 @@ class Detector(LoadedModel):
                 continue
             slot = batch[len(pending)]
             for t, i in enumerate(clips[k].tolist()):
-                slot[:, t].copy_(frames[i][0])
+                slot[:, t] = frames[i][0]
             pending.append((k, people))
             if len(pending) == self.batch_size:
                 flush()
@@ -176,3 +175,9 @@ def load_detector(preset: str | None = None, checkpoint: str | Path | None = Non
     ``spec`` holds the other :class:`~stcli.settings.ModelSpec` fields."""
     return Detector.load(ModelSpec(preset, checkpoint, **spec), download=download,
                          progress=progress)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function; a large negative logit gives 0 without a warning."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..loader import LoadedModel
-from ..model import FEATURE_DIM
 from ..pipeline import Paths, StreamPlan, run_videos, scan_windows, stream_frames
+from ..presets import FEATURE_DIM
 from ..results import Features, Result
 from ..sampling import clip_span, clips_from, snippet_starts
 from ..settings import FeatureSettings, ModelSpec

@@ -111,7 +111,7 @@ class HeadTrainer(LoadedModel):
         prepared = prepare_views(clip.path, self.preset, self.preset.protocol(views),
                                  (clip.start_s, clip.end_s))
         rows = [self.features(batch) for batch in prepared.batches(self.batch_size)]
-        return np.concatenate([r.numpy() for r in rows])
+        return np.concatenate(rows)
 
     def features_of(
         self, clips: list[TrainClip], views: str = TrainHeadSettings.views,

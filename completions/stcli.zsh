@@ -134,6 +134,8 @@ _stcli_evaluate_ava() {
         --exclude'[Excluded timestamps CSV (video_id,timestamp), e.g. ava_val_excluded_timestamps_v2.1.csv]:exclude:_files' \
         --labels'[Evaluated actions: a pbtxt label map or '"'"'id: name'"'"' lines]:labels:_files' \
         --iou'[IoU threshold for a match]:iou: ' \
+        --protocol'[Which official evaluator to follow: v2.1 (with --exclude; detections on any keyframe count), 2020 (keyframes without actions are video_id,timestamp rows of --gt; detections on keyframes it does not list are ignored), or auto: 2020 when --gt has such rows]:protocol:(auto v2.1 2020)' \
+        --plot'[Write PNGs into DIR: a precision-recall curve per class (pr_*.png) and AP per class (ap_per_class.png)]:plot:_files -/' \
         '(--format -f)'{--format,-f}'[table, json or csv]:format:(table json csv)' \
         '(--out -o)'{--out,-o}'[Write the report to FILE (.json or .csv)]:out:_files' \
         '(--help -h)'{--help,-h}'[Show this message and exit]'
@@ -155,6 +157,8 @@ _stcli_evaluate_localization() {
         --pred'[Predictions: the .json or .csv file '"'"'stcli localize'"'"' wrote]:pred:_files' \
         --subset'[Keep only ground-truth videos of this subset (test, validation)]:subset:(test validation)' \
         --tiou'[tIoU thresholds, comma-separated]:tiou: ' \
+        --ignore-unknown-videos'[Leave out predictions on videos absent from the ground truth (or from --subset) instead of counting them as false positives, as ActivityNet'"'"'s evaluator does: for a prediction file that covers more videos on purpose]' \
+        --plot'[Write PNGs into DIR: a precision-recall curve per class (pr_*.png) and AP per class (ap_per_class.png), and timelines of ground truth against predictions for the 5 worst videos (timeline_*.png)]:plot:_files -/' \
         '(--format -f)'{--format,-f}'[table, json or csv]:format:(table json csv)' \
         '(--out -o)'{--out,-o}'[Write the report to FILE (.json or .csv)]:out:_files' \
         '(--help -h)'{--help,-h}'[Show this message and exit]'

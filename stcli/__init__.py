@@ -27,6 +27,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .choices import (
+    AvaProtocol,
     Backend,
     Device,
     FeatureDtype,
@@ -93,19 +94,19 @@ _LAZY = {
 }
 
 __all__ = [
-    "ActionScore", "AvaReport", "Backend", "BenchReport", "CheckpointError", "ClassScore",
-    "ClassificationReport", "ClassifySettings", "DetectSettings", "Detection", "Detector",
-    "Device", "ExportResult", "FeatureDtype", "FeatureExtractor", "FeatureSettings", "Features",
-    "Head", "HeadTrainer", "Keyframe", "LoadedModel", "Localization", "LocalizationReport",
-    "LocalizeSettings", "Localizer", "ModelSpec", "NmsMode", "OutputFormat", "PersonActions",
-    "Precision", "Prediction", "Preset", "PresetError", "Protocol", "QuantReport", "Quantization",
-    "Recognizer", "ReportFormat", "Result", "ScoresFormat", "Segment", "StcliError",
-    "SummaryFormat", "TrainClip", "TrainHeadSettings", "TrainingReport", "UsageError",
-    "VideoError", "VideoFailure", "WeightsError", "WindowScores", "__version__",
-    "available_presets", "evaluate_ava", "evaluate_classification", "evaluate_localization",
-    "export_model", "fit_head", "load_detector", "load_extractor", "load_head",
-    "load_head_trainer", "load_localizer", "load_preset", "load_recognizer", "read_clips",
-    "run_bench", "save_head",
+    "ActionScore", "AvaProtocol", "AvaReport", "Backend", "BenchReport", "CheckpointError",
+    "ClassScore", "ClassificationReport", "ClassifySettings", "DetectSettings", "Detection",
+    "Detector", "Device", "ExportResult", "FeatureDtype", "FeatureExtractor", "FeatureSettings",
+    "Features", "Head", "HeadTrainer", "Keyframe", "LoadedModel", "Localization",
+    "LocalizationReport", "LocalizeSettings", "Localizer", "ModelSpec", "NmsMode",
+    "OutputFormat", "PersonActions", "Precision", "Prediction", "Preset", "PresetError",
+    "Protocol", "QuantReport", "Quantization", "Recognizer", "ReportFormat", "Result",
+    "ScoresFormat", "Segment", "StcliError", "SummaryFormat", "TrainClip", "TrainHeadSettings",
+    "TrainingReport", "UsageError", "VideoError", "VideoFailure", "WeightsError",
+    "WindowScores", "__version__", "available_presets", "evaluate_ava",
+    "evaluate_classification", "evaluate_localization", "export_model", "fit_head",
+    "load_detector", "load_extractor", "load_head", "load_head_trainer", "load_localizer",
+    "load_preset", "load_recognizer", "read_clips", "run_bench", "save_head",
 ]
 
 if TYPE_CHECKING:

@@ -97,6 +97,15 @@ class SummaryFormat(Choice, what="--format"):
     JSON = "json"
 
 
+class AvaProtocol(Choice, what="--protocol"):
+    """Which official AVA evaluator ``evaluate ava`` follows: ``auto`` reads it from the
+    ground truth (``video_id,timestamp`` rows of keyframes without actions: 2020)."""
+
+    AUTO = "auto"
+    V2_1 = "v2.1"
+    V2020 = "2020"
+
+
 class NmsMode(Choice, what="--nms"):
     """How overlapping segments of one class are resolved."""
 

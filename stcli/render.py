@@ -36,14 +36,31 @@ def require_matplotlib() -> None:
         raise extra_missing("--plot", "plot") from exc
 
 
+def pyplot() -> Any:
+    """matplotlib's pyplot drawing into files only (never a window); the fix when missing."""
+    require_matplotlib()
+    import matplotlib  # the optional 'plot' extra
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """``fig`` as a PNG written atomically to ``path``, then closed (pyplot keeps every open
+    figure otherwise)."""
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    pyplot().close(fig)
+    write_atomic_bytes(path, buffer.getvalue())
+    return Path(path)
+
+
 def plot_timeline(path: str | Path, result: Any, top: int = _TOP_CLASSES) -> Path:
     """Score curves of the ``top`` best classes over time with their segments drawn as
     bars below; written atomically to ``path``."""
-    import matplotlib  # the optional 'plot' extra
-
-    matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ws = result.window_scores
     order = np.argsort(-ws.scores.max(axis=0, initial=0.0), kind="stable")[:top]
     centres = (ws.starts_s + ws.ends_s) / 2
@@ -68,11 +85,7 @@ def plot_timeline(path: str | Path, result: Any, top: int = _TOP_CLASSES) -> Pat
     bars.set_xlabel("time (s)")
     bars.set_xlim(0, max(result.duration_s, float(ws.ends_s.max(initial=0.0))))
     fig.tight_layout()
-    buffer = BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    write_atomic_bytes(path, buffer.getvalue())
-    return Path(path)
+    return save_figure(fig, path)
 
 
 # One colour per person index (RGB), cycled: Trubetskoy's distinct colours, all of them

@@ -114,11 +114,71 @@ def test_a_detection_goes_to_its_best_box_even_when_taken():
     assert ap(run(gt, [D("v1", 902, A, 1, 0.9), D("v1", 902, A, 1, 0.8)]), 1) == 0.5
 
 
-def test_empty_detection_boxes_are_dropped_not_false_positives():
-    # Were the zero-width box an FP ranked first, AP would be 0.5.
+def test_invalid_detection_boxes_are_dropped_not_false_positives():
+    # A zero-width box and an inverted one (x2 < x1), ranked first: the TF evaluator's
+    # _remove_invalid_boxes drops both. Were they FPs: FP FP TP, 1 GT, AP 1 * 1/3;
+    # dropped: TP alone, AP 1.
     gt = [G("v1", 902, A, 1)]
-    report = run(gt, [D("v1", 902, (0.3, 0.1, 0.3, 0.5), 1, 0.9), D("v1", 902, A, 1, 0.8)])
-    assert ap(report, 1) == 1.0 and report.detections_empty_box == 1
+    det = [D("v1", 902, (0.3, 0.1, 0.3, 0.5), 1, 0.95), D("v1", 902, (0.5, 0.1, 0.1, 0.5), 1, 0.9),
+           D("v1", 902, A, 1, 0.8)]
+    report = run(gt, det)
+    assert ap(report, 1) == 1.0 and report.detections_invalid_box == 2
+
+
+def test_inverted_detection_box_in_a_file_is_dropped_and_counted(files):
+    # The fixture's FP (903, 0.9) rewritten with x2 < x1: dropped, not an error. Left: the
+    # TP on 902, 2 GT: precision [1], recall [1/2]: AP = 1/2 * 1 = 0.5 (0.25 with the FP).
+    files["pred"].write_text("v1,903,0.9,0.2,0.6,0.8,1,0.9\nv1,902.0,0.1,0.1,0.5,0.5,1,0.8\n")
+    report = evaluate_ava(files["gt"], files["pred"])
+    assert ap(report, 1) == 0.5 and report.detections_invalid_box == 1
+    assert ava_report_to_dict(report)["counts"]["detections_invalid_box"] == 1
+
+
+# Two boxes side by side and a detection over both, in binary fractions so that both
+# IoUs are computed alike: each box 0.25 x 0.5 = 1/8, the detection 1/4 covering both;
+# intersection 1/8, union 1/4 + 1/8 - 1/8 = 1/4: IoU 0.5 with each, an exact tie.
+LEFT, RIGHT = (0.125, 0.125, 0.375, 0.625), (0.375, 0.125, 0.625, 0.625)
+OVER_BOTH = (0.125, 0.125, 0.625, 0.625)
+
+
+def gt_row(box: tuple[float, ...], person: int | None = None) -> str:
+    return ",".join(map(str, ["v1", "0902", *box, 1] + ([person] if person is not None
+                                                         else []))) + "\n"
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    # Person ids: the reader sorts a keyframe's boxes by them, descending. RIGHT (person
+    # 2) comes first and takes the tie: d1 over both takes RIGHT; d2 = RIGHT overlaps RIGHT
+    # best (IoU 1), taken: an FP. TP FP, 2 GT: precision [1, 1/2], recall [1/2, 1/2]:
+    # AP = 1/2 * 1 = 0.5.
+    ([gt_row(LEFT, 1), gt_row(RIGHT, 2)], 0.5),
+    # LEFT has the higher id: d1 takes LEFT, d2 takes RIGHT: TP TP: AP 1.
+    ([gt_row(RIGHT, 1), gt_row(LEFT, 2)], 1.0),
+    # No person ids: heap order. The tuples (1.0, 1, y1, x1, ...) differ first in x1:
+    # LEFT (0.125) is the smaller and tops the heap, in either file order: d1 takes LEFT,
+    # d2 takes RIGHT: AP 1.
+    ([gt_row(RIGHT), gt_row(LEFT)], 1.0),
+    ([gt_row(LEFT), gt_row(RIGHT)], 1.0),
+])
+def test_equal_iou_goes_to_the_box_the_official_reader_lists_first(
+        tmp_path: Path, rows: list[str], expected: float):
+    gt = tmp_path / "gt.csv"
+    gt.write_text("".join(rows))
+    pred = write(tmp_path / "pred.csv", [box_row("v1", "0902", OVER_BOTH, 1, 0.9),
+                                         box_row("v1", "0902", RIGHT, 1, 0.8)])
+    assert ap(evaluate_ava(gt, pred), 1) == expected
+
+
+def test_equal_scores_rank_as_the_official_code_ranks_them():
+    # The reference ranks an action's detections by scores.argsort()[::-1] over the
+    # keyframes in order of first detection. Two at 0.8: NumPy leaves [0, 1], reversed
+    # [1, 0]: the one on the keyframe detected later ranks first.
+    # FP (903) listed first, TP (902) second: TP FP, 1 GT: AP = 1 * 1 = 1.
+    # TP listed first: FP TP: precision [0, 1/2], recall [0, 1]: AP = 1 * 1/2 = 0.5.
+    gt = [G("v1", 902, A, 1)]
+    fp, tp = D("v1", 903, A, 1, 0.8), D("v1", 902, A, 1, 0.8)
+    assert ap(run(gt, [fp, tp]), 1) == 1.0
+    assert ap(run(gt, [tp, fp]), 1) == 0.5
 
 
 def test_top_50_per_keyframe_across_actions():
@@ -179,6 +239,37 @@ def test_timestamps_match_as_numbers_and_exclusions_remove_keyframes(files):
     assert (report.gt_keyframes, report.detected_keyframes) == (1, 1)
 
 
+def test_2020_ground_truth_lists_keyframes_without_actions(tmp_path: Path):
+    # The 2020 format: 0903 is annotated without actions (a two-column row), 0905 only
+    # with crawl (2, not evaluated), no exclusion list. Detections by score: 0904 (0.95)
+    # on a keyframe the ground truth does not list: ignored; 0903 (0.9) and 0905 (0.85):
+    # listed without a box of action 1: FPs; 0902 (0.7): the TP. 1 GT.
+    # 2020 (auto: the file has a two-column row): FP FP TP: precision [0, 0, 1/3],
+    #   recall [0, 0, 1]: AP = 1 * 1/3 = 1/3.
+    # v2.1 (forced): every keyframe counts, 0904 too: FP FP FP TP: AP = 1 * 1/4 = 0.25.
+    gt = tmp_path / "ava_val_v2.2.csv"
+    gt.write_text("v1,0902,0.1,0.1,0.5,0.5,1,3\nv1,0903\nv1,0905,0.1,0.1,0.5,0.5,2,3\n")
+    pred = write(tmp_path / "pred.csv", [box_row("v1", "0904", A, 1, 0.95),
+                                         box_row("v1", "0903", A, 1, 0.9),
+                                         box_row("v1", "0905", A, 1, 0.85),
+                                         box_row("v1", "0902", A, 1, 0.7)])
+    report = evaluate_ava(gt, pred)
+    assert report.protocol == "2020" and ap(report, 1) == pytest.approx(1 / 3, abs=EXACT)
+    assert (report.detections_unlisted, report.detections_unannotated) == (1, 2)
+    assert evaluate_ava(gt, pred, protocol="2020") == report
+    report = evaluate_ava(gt, pred, protocol="v2.1")
+    assert report.protocol == "v2.1" and ap(report, 1) == 0.25
+    assert (report.detections_unlisted, report.detections_unannotated) == (0, 3)
+    # A v2.1 file (no two-column row) read as 2020 on request: 0904 is then ignored.
+    gt.write_text("v1,0902,0.1,0.1,0.5,0.5,1,3\nv1,0903,0.6,0.2,0.9,0.8,2,4\n")
+    assert evaluate_ava(gt, pred).protocol == "v2.1"
+    # 2020: 0903 (FP), 0902 (TP); 0905 unlisted: FP TP: AP = 1 * 1/2 = 0.5.
+    assert ap(evaluate_ava(gt, pred, protocol="2020"), 1) == 0.5
+    excluded = write(tmp_path / "excluded.csv", [["v1", "0903"]])
+    with pytest.raises(UsageError, match="the 2020 protocol has no excluded timestamps"):
+        evaluate_ava(gt, pred, excluded_path=excluded, protocol="2020")
+
+
 def test_label_files(tmp_path: Path, files):
     shipped = load_label_map()
     assert len(shipped) == 60 and shipped[1] == "bend/bow (at the waist)" and 2 not in shipped
@@ -198,7 +289,10 @@ GT_ROW = "v1,0902,0.1,0.1,0.5,0.5,1,0\n"
 DET_ROW = "v1,0902,0.1,0.1,0.5,0.5,1,0.9\n"
 BAD_INPUTS = [
     # (which file, content, what the message must say after the path)
-    ("gt", GT_ROW + "v1,0903,0.1,0.1,0.5,1\n", ":2: expected 7 or 8 columns (video_id,timestamp"),
+    ("gt", GT_ROW + "v1,0903,0.1,0.1,0.5,1\n", ":2: expected 2, 7 or 8 columns (video_id,"),
+    ("gt", GT_ROW + "v1,0903,0.1,0.1,0.5,0.5,1,p7\n", ":2: person_id 'p7' is not a number"),
+    ("gt", GT_ROW + ",0903\n", ":2: empty video_id"),
+    ("gt", GT_ROW + "v1,09:03\n", ":2: timestamp '09:03' is not a number"),
     ("gt", GT_ROW + "v1,0903,0.1,zero,0.5,0.5,1,0\n", ":2: y1 'zero' is not a number"),
     ("gt", GT_ROW + "v1,09:03,0.1,0.1,0.5,0.5,1,0\n", ":2: timestamp '09:03' is not a number"),
     ("gt", GT_ROW + "v1,0903,0.1,0.1,0.5,0.5,stand,0\n", ":2: action_id 'stand' is not an int"),
@@ -207,6 +301,7 @@ BAD_INPUTS = [
     ("gt", GT_ROW + "v1,0903,0.5,0.1,0.2,0.4,1,0\n", ":2: box (0.5, 0.1, 0.2, 0.4) has x2 < x1"),
     ("pred", DET_ROW + "\nv1,0903,0.1,0.1,0.5,0.5,1\n", ":3: expected 8 columns"),
     ("pred", DET_ROW + "v1,0903,0.1,0.1,0.5,0.5,1,high\n", ":2: score 'high' is not a number"),
+    ("pred", DET_ROW + "v1,0903\n", ":2: expected 8 columns"),
     ("pred", DET_ROW + ",0903,0.1,0.1,0.5,0.5,1,0.9\n", ":2: empty video_id"),
     ("excluded", "v1,0902\nv1,0903,x\n", ":2: expected 2 columns (video_id,timestamp), got 3"),
     ("labels", "1: bend/bow\nstand\n", ":2: expected 'id: name', got 'stand'"),
@@ -257,6 +352,7 @@ def test_cli_json_and_csv_out(cli, files, tmp_path: Path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["mAP"] == 1.0 and data["iou"] == 0.5 and data["top_k"] == 50
+    assert data["protocol"] == "v2.1"
     first = data["classes"][0]
     assert first == {"action_id": 1, "name": "bend/bow (at the waist)", "ap": 1.0,
                      "gt_boxes": 1, "detections": 1}
@@ -279,8 +375,22 @@ def test_cli_table(cli):
     assert rows["mAP"] == "25.00"
 
 
+def test_cli_protocol_and_plot(cli, tmp_path: Path):
+    plots = tmp_path / "plots"
+    result = cli("--format", "json", "--protocol", "2020", "--plot", str(plots))
+    assert result.exit_code == 0, result.output
+    # 2020: the FP on 0903 stays (0903 is listed, with a box), so AP is 0.25 as in v2.1.
+    assert json.loads(result.stdout)["protocol"] == "2020"
+    assert result.stderr.startswith("stcli: AVA 2020 protocol: 2 ground-truth boxes")
+    # Only action 1 has ground truth: one PR curve, and the AP bars.
+    assert sorted(p.name for p in plots.iterdir()) == [
+        "ap_per_class.png", "pr_001_bend_bow_at_the_waist.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots.iterdir())
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("--iou", "0"), "--iou 0: not in (0, 1]"),
+    (("--protocol", "2019"), "--protocol '2019': choose one of auto, v2.1, 2020"),
     (("--format", "jsonl"), "--format 'jsonl'"),
     (("--out", "report.txt"), "use a .json or .csv file"),
     (("--exclude", "missing.csv"), "missing.csv: no such file"),

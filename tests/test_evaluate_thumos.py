@@ -23,6 +23,7 @@ from stcli.evaluate.localization import (
     evaluate_localization,
     load_ground_truth,
     load_predictions,
+    per_video_average_map,
 )
 from stcli.evaluate.localization import PredictedSegment as Detection
 from stcli.evaluate.localization import localization_report_to_dict as report_to_dict
@@ -86,33 +87,63 @@ def test_video_without_predictions_limits_recall():
 
 def test_class_without_ground_truth_is_ignored_and_one_without_predictions_scores_zero():
     gt = [G("v1", "A", 0, 10), G("v1", "B", 20, 30)]
-    pred = [D("v1", "A", 0, 10, 0.5), D("v1", "Z", 0, 10, 0.99), D("v1", "Z", 20, 30, 0.98),
-            D("v9", "A", 0, 10, 0.97)]  # v9 is not in the ground truth
+    pred = [D("v1", "A", 0, 10, 0.5), D("v1", "Z", 0, 10, 0.99), D("v1", "Z", 20, 30, 0.98)]
     report = evaluate_localization(gt, pred, (0.5,))
     # Z is not a class; B has GT but no predictions: AP 0; mAP = (1 + 0) / 2.
     assert report.ap == {"A": [1.0], "B": [0.0]} and report.mAP == [0.5]
     assert (report.predictions_used, report.dropped_unknown_label,
-            report.dropped_unknown_video) == (1, 2, 1)
+            report.unknown_video_predictions) == (1, 2, 0)
 
 
-def test_annotated_video_without_instances_is_not_ignored():
+def test_prediction_on_an_unknown_video_is_a_false_positive_unless_ignored():
+    # The case: v9 is not in the ground truth. As ANETdetection does, its
+    # prediction is an FP, here ranked first: FP TP, 1 GT: precision [0, 1/2],
+    # recall [0, 1]; mprec envelope at the recall step (rank 2) is 1/2: AP = 1 * 1/2 = 0.5.
+    # Ignored (--ignore-unknown-videos), only the TP is left: AP = 1 * 1 = 1.
+    # Counted either way.
+    gt = [G("v1", "A", 0, 10)]
+    pred = [D("v9", "A", 0, 10, 0.9), D("v1", "A", 0, 10, 0.8)]
+    report = evaluate_localization(gt, pred, (0.5,))
+    assert report.ap == {"A": [0.5]} and report.predictions_used == 2
+    assert report.unknown_video_predictions == 1 and not report.unknown_videos_ignored
+    report = evaluate_localization(gt, pred, (0.5,), ignore_unknown_videos=True)
+    assert report.ap == {"A": [1.0]} and report.predictions_used == 1
+    assert report.unknown_video_predictions == 1 and report.unknown_videos_ignored
+
+
+def test_annotated_video_without_instances_is_a_known_video():
     # v2 is covered by the ground truth but has no A: a prediction there is an FP ranked
-    # first (AP 0.5, as above); on v9, outside the ground truth, it is ignored (AP 1).
+    # first (AP 0.5, as above) with or without --ignore-unknown-videos, and not counted as
+    # on an unknown video.
     gt = GroundTruth((G("v1", "A", 0, 10),), frozenset({"v1", "v2"}))
-    tp = D("v1", "A", 0, 10, 0.8)
-    report = evaluate_localization(gt, [D("v2", "A", 0, 10, 0.9), tp], (0.5,))
-    assert report.ap == {"A": [0.5]} and report.dropped_unknown_video == 0
-    report = evaluate_localization(gt, [D("v9", "A", 0, 10, 0.9), tp], (0.5,))
-    assert report.ap == {"A": [1.0]} and report.dropped_unknown_video == 1
+    pred = [D("v2", "A", 0, 10, 0.9), D("v1", "A", 0, 10, 0.8)]
+    for ignore in (False, True):
+        report = evaluate_localization(gt, pred, (0.5,), ignore_unknown_videos=ignore)
+        assert report.ap == {"A": [0.5]} and report.unknown_video_predictions == 0
 
 
-def test_ties_in_score_keep_input_order():
-    # Equal scores: the first listed ranks first. FP first gives AP 0.5 (as above),
-    # TP first gives precision [1, 1/2], recall [1, 1]: AP = 1 * 1 = 1.
+def test_ties_in_score_rank_the_later_listed_first():
+    # ANETdetection ranks by scores.argsort()[::-1]. NumPy's default sort of [0.8, 0.8]
+    # (insertion sort up to 16 elements) leaves [0, 1]; reversed, [1, 0]: the prediction
+    # listed second ranks first. [fp, tp]: TP first, precision [1, 1/2], recall [1, 1]:
+    # AP = 1 * 1 = 1. [tp, fp]: FP first: AP 0.5 (as above).
     gt = [G("v1", "A", 0, 10)]
     fp, tp = D("v1", "A", 50, 60, 0.8), D("v1", "A", 0, 10, 0.8)
-    assert ap_of(gt, [fp, tp]) == [0.5]
-    assert ap_of(gt, [tp, fp]) == [1.0]
+    assert ap_of(gt, [fp, tp]) == [1.0]
+    assert ap_of(gt, [tp, fp]) == [0.5]
+
+
+def test_equal_tiou_takes_the_later_listed_segment():
+    # g1 [0, 10], g2 [10, 20]; p1 [5, 15] (0.9) overlaps each by 5 with union
+    # 10 + 10 - 5 = 15: tIoU 1/3 with both, computed alike, an exact tie. ANETdetection
+    # tries segments in tiou.argsort()[::-1] order: [1, 0], so p1 takes g2 (listed last).
+    # p2 [10, 20] (0.8): tIoU 1 with g2, taken; next g1, tIoU 0 < 0.3: an FP.
+    # TP FP, 2 GT: precision [1, 1/2], recall [1/2, 1/2]: AP = 1/2 * 1 = 0.5.
+    # With g2 listed first, p1 takes g1 and p2 takes g2: TP TP: AP = 1.
+    g1, g2 = G("v1", "A", 0, 10), G("v1", "A", 10, 20)
+    pred = [D("v1", "A", 5, 15, 0.9), D("v1", "A", 10, 20, 0.8)]
+    assert ap_of([g1, g2], pred, (0.3,)) == [0.5]
+    assert ap_of([g2, g1], pred, (0.3,)) == [1.0]
 
 
 def test_match_goes_to_the_best_unmatched_segment():
@@ -135,7 +166,7 @@ PRED = [
     D("v1", "A", 0, 10, 0.7),    # a5: duplicate of a1: FP
     D("v2", "B", 10, 20, 0.6),   # b1: TP
     D("v1", "B", 45, 55, 0.5),   # b2: inter 5, union 15: tIoU 1/3, TP only at 0.3
-    D("v9", "B", 0, 1, 0.99),    # video not in the ground truth: ignored
+    D("v9", "B", 0, 1, 0.99),    # video not in the ground truth: an FP (or ignored)
     D("v1", "Z", 0, 10, 0.99),   # label not in the ground truth: ignored
 ]
 # A at 0.3-0.5: TP TP FP TP FP, 3 GT. precision [1, 1, 2/3, 3/4, 3/5],
@@ -144,39 +175,55 @@ PRED = [
 # A at 0.6-0.7: TP FP FP TP FP. precision [1, 1/2, 1/3, 1/2, 2/5],
 #   recall [1/3, 1/3, 1/3, 2/3, 2/3]; steps at ranks 1, 4 and the final 1 with envelope
 #   1, 1/2, 0: AP = 1/3 + 1/3 * 1/2 = 1/2.
-# B at 0.3: TP TP: AP 1. B at 0.4-0.7: TP FP, recall stays 1/2: AP 1/2.
+# B, v9 an FP ranked first (0.99). At 0.3: FP TP TP, 2 GT: precision [0, 1/2, 2/3],
+#   recall [0, 1/2, 1]; steps at ranks 2 and 3, envelope 2/3 at both:
+#   AP = 1/2 * 2/3 + 1/2 * 2/3 = 2/3. At 0.4-0.7: FP TP FP: precision [0, 1/2, 1/3],
+#   recall [0, 1/2, 1/2]; one step at rank 2, envelope 1/2: AP = 1/2 * 1/2 = 1/4.
+# B, v9 ignored: at 0.3 TP TP: AP 1. At 0.4-0.7: TP FP, recall stays 1/2: AP 1/2.
 # C: no predictions: AP 0.
 AP_A = [11 / 12] * 3 + [1 / 2] * 2
-AP_B = [1.0] + [1 / 2] * 4
-# mAP = (A + B + C) / 3: 0.3 (11/12 + 1) / 3 = 23/36; 0.4, 0.5 (11/12 + 1/2) / 3 = 17/36;
+AP_B = [2 / 3] + [1 / 4] * 4
+AP_B_IGNORING = [1.0] + [1 / 2] * 4
+# mAP = (A + B + C) / 3: 0.3 (11/12 + 8/12) / 3 = 19/36; 0.4, 0.5 (11/12 + 3/12) / 3 = 14/36;
+# 0.6, 0.7 (1/2 + 1/4) / 3 = 9/36. Average (19 + 14 + 14 + 9 + 9) / 36 / 5 = 65/180 = 13/36.
+MAP = [19 / 36, 14 / 36, 14 / 36, 9 / 36, 9 / 36]
+# v9 ignored: 0.3 (11/12 + 1) / 3 = 23/36; 0.4, 0.5 (11/12 + 1/2) / 3 = 17/36;
 # 0.6, 0.7 (1/2 + 1/2) / 3 = 1/3. Average (23 + 17 + 17 + 12 + 12) / 36 / 5 = 81/180 = 0.45.
-MAP = [23 / 36, 17 / 36, 17 / 36, 1 / 3, 1 / 3]
+MAP_IGNORING = [23 / 36, 17 / 36, 17 / 36, 1 / 3, 1 / 3]
 
 
-def check_multi(report) -> None:
+def check_multi(report, ignoring: bool = False) -> None:
     assert report.ap["A"] == pytest.approx(AP_A, abs=EXACT)
-    assert report.ap["B"] == pytest.approx(AP_B, abs=EXACT)
+    assert report.ap["B"] == pytest.approx(AP_B_IGNORING if ignoring else AP_B, abs=EXACT)
     assert report.ap["C"] == [0.0] * 5
-    assert report.mAP == pytest.approx(MAP, abs=EXACT)
-    assert report.average_mAP == pytest.approx(0.45, abs=EXACT)
+    assert report.mAP == pytest.approx(MAP_IGNORING if ignoring else MAP, abs=EXACT)
+    assert report.average_mAP == pytest.approx(0.45 if ignoring else 13 / 36, abs=EXACT)
     assert report.gt_instances == {"A": 3, "B": 2, "C": 1} and report.gt_videos == 3
     assert (report.predictions_used, report.dropped_unknown_label,
-            report.dropped_unknown_video) == (7, 1, 1)
+            report.unknown_video_predictions) == (7 if ignoring else 8, 1, 1)
 
 
 def test_multi_video_multi_class_case():
     check_multi(evaluate_localization(GT, PRED))
+    check_multi(evaluate_localization(GT, PRED, ignore_unknown_videos=True), ignoring=True)
+
+
+def test_per_video_average_map():
+    # Each video scored alone (worked out in test_cli_plot_writes_...): v1 0.6, v2 0.8, v3 0.
+    scores = per_video_average_map(GroundTruth.from_instances(GT), PRED)
+    assert scores == pytest.approx({"v1": 0.6, "v2": 0.8, "v3": 0.0}, abs=EXACT)
 
 
 def test_report_to_dict():
     data = report_to_dict(evaluate_localization(GT, PRED))
     assert data["tiou_thresholds"] == [0.3, 0.4, 0.5, 0.6, 0.7]
     assert list(data["classes"]) == ["A", "B", "C"]
-    assert data["classes"]["B"]["mean"] == pytest.approx((1 + 4 * 0.5) / 5, abs=EXACT)
+    assert data["classes"]["B"]["mean"] == pytest.approx((2 / 3 + 4 / 4) / 5, abs=EXACT)
     assert data["classes"]["C"] == {"ap": [0.0] * 5, "mean": 0.0, "gt_instances": 1}
     assert data["counts"] == {"classes": 3, "gt_instances": 6, "gt_videos": 3,
-                              "predictions_used": 7, "dropped_unknown_label": 1,
-                              "dropped_unknown_video": 1}
+                              "predictions_used": 8, "dropped_unknown_label": 1,
+                              "predictions_on_unknown_videos": 1,
+                              "unknown_videos": "false positives"}
     assert json.loads(json.dumps(data)) == data
 
 
@@ -314,17 +361,48 @@ def test_cli_json_and_out_file(cli, tmp_path: Path):
     data = json.loads(result.stdout)
     assert data == json.loads((tmp_path / "report.json").read_text())
     assert data["mAP"] == pytest.approx(MAP, abs=EXACT)
-    assert "7 predictions used, 1 ignored (label not in ground truth), 1 ignored (video not " \
-           "in ground truth)" in result.stderr
+    assert data["counts"]["predictions_on_unknown_videos"] == 1
+    assert "8 predictions used, 1 ignored (label not in ground truth); 1 predictions on " \
+           "videos not in the ground truth, false positives" in result.stderr
+
+
+def test_cli_ignore_unknown_videos(cli):
+    result = cli("--format", "json", "--ignore-unknown-videos")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["mAP"] == pytest.approx(MAP_IGNORING, abs=EXACT)
+    assert data["counts"]["predictions_on_unknown_videos"] == 1
+    assert data["counts"]["unknown_videos"] == "ignored"
+    assert "1 predictions on videos not in the ground truth, ignored " \
+           "(--ignore-unknown-videos)" in result.stderr
 
 
 def test_cli_table_and_thresholds(cli):
     result = cli("--format", "table", "--tiou", "0.5")
     assert result.exit_code == 0, result.output
-    # A 11/12 = 91.67 %, B 50 %, C 0 %; mAP 17/36 = 47.22 %.
+    # A 11/12 = 91.67 %, B 1/4 = 25 %, C 0 %; mAP 14/36 = 38.89 %.
     lines = {line.split()[1]: line for line in result.stdout.splitlines() if "│" in line}
-    assert lines["A"].split()[3] == "91.67" and lines["B"].split()[3] == "50.00"
-    assert lines["mAP"].split()[3] == "47.22"
+    assert lines["A"].split()[3] == "91.67" and lines["B"].split()[3] == "25.00"
+    assert lines["mAP"].split()[3] == "38.89"
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_plot_writes_pr_curves_ap_bars_and_worst_timelines(cli, tmp_path: Path):
+    plots = tmp_path / "plots"
+    result = cli("--format", "json", "--plot", str(plots))
+    assert result.exit_code == 0, result.output
+    # Worst videos by average mAP scored alone (fewer than 5 videos: all three drawn):
+    # v3: its only class C has no prediction: 0.
+    # v1: A is TP TP FP with 2 GT at every threshold: AP 1; B (b2, tIoU 1/3) AP 1 at 0.3,
+    #   0 above: mean 1/5. Average (1 + 1/5) / 2 = 0.6.
+    # v2: A (a2, tIoU 0.5) AP 1 at 0.3-0.5, 0 above: mean 3/5; B (b1) 1. Average 0.8.
+    assert sorted(p.name for p in plots.iterdir()) == [
+        "ap_per_class.png", "pr_00_a.png", "pr_01_b.png", "pr_02_c.png",
+        "timeline_1_v3.png", "timeline_2_v1.png", "timeline_3_v2.png"]
+    assert all(p.read_bytes()[:8] == PNG for p in plots.iterdir())
+    assert f"7 PNG files written to {plots}" in result.stderr
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..choices import ReportFormat
+from ..choices import AvaProtocol, ReportFormat
 from ..errors import UsageError
 from ._common import (
     FORMAT_RULE,
@@ -19,6 +19,7 @@ from ._common import (
     log,
     print_table,
     stdout_format,
+    writable_folder,
 )
 
 if TYPE_CHECKING:
@@ -37,6 +38,22 @@ ReportOutOption = Annotated[
         "--out", "-o", help="Write the report to FILE (.json or .csv).", dir_okay=False,
         show_default=False)
 ]
+PLOT_HELP = ("Write PNGs into DIR: a precision-recall curve per class (pr_*.png) and AP per "
+             "class (ap_per_class.png){}. Needs matplotlib: pip install 'stcli\\[plot]'.")
+
+
+def check_plot_folder(plot: Path | None) -> None:
+    """Before any file is read: matplotlib is there and ``--plot`` can be written."""
+    if plot is not None:
+        from ..render import require_matplotlib  # numpy: not at import, keeps --help fast
+
+        require_matplotlib()
+        writable_folder("--plot", plot)
+
+
+def log_plots(written: list[Path], plot: Path) -> None:
+    """The stderr line that says where the pictures went."""
+    log.info("%d PNG files written to %s", len(written), plot)
 
 
 def check_report_options(fmt: str | None, out: Path | None) -> None:
@@ -88,12 +105,29 @@ def localization(
         show_default=False, autocompletion=lambda: ["test", "validation"])] = None,
     tiou: Annotated[str, typer.Option(
         "--tiou", help="tIoU thresholds, comma-separated.")] = "0.3,0.4,0.5,0.6,0.7",
+    ignore_unknown_videos: Annotated[bool, typer.Option(
+        "--ignore-unknown-videos", help="Leave out predictions on videos absent from the "
+        "ground truth (or from --subset) instead of counting them as false positives, as "
+        "ActivityNet's evaluator does: for a prediction file that covers more videos on "
+        "purpose.")] = False,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help=PLOT_HELP.format(", and timelines of ground truth against "
+                                        "predictions for the 5 worst videos (timeline_*.png)"),
+        file_okay=False, show_default=False)] = None,
     fmt: ReportFormatOption = None,
     out: ReportOutOption = None,
 ) -> None:
     """AP per class and mAP at each tIoU threshold, as ActivityNet's evaluator computes it.
 
-    Predictions of labels or videos the ground truth lacks are ignored, counted on stderr.
+    Per class, predictions rank by score and each takes the unmatched ground-truth
+    segment of its video with the highest tIoU; a true positive when that reaches the
+    threshold. Predictions on videos absent from the ground truth are false positives
+    (--ignore-unknown-videos leaves them out); labels absent from it are ignored. Both
+    are counted on stderr.
+
+    Exact ties fall as in ActivityNet's code (NumPy's argsort, reversed): of equal
+    scores, the prediction listed later in --pred ranks first; of two segments with
+    equal tIoU, the one listed later in --gt is taken.
     """
     from ..evaluate.localization import (  # numpy: not at import, keeps --help fast
         evaluate_localization,
@@ -107,16 +141,22 @@ def localization(
         # Every option is checked before any file is read.
         check_report_options(fmt, out)
         thresholds = parse_tiou(tiou)
-        report = evaluate_localization(load_ground_truth(gt, subset), load_predictions(pred),
-                                       thresholds)
-        ignored = ""
+        check_plot_folder(plot)
+        truth, predictions = load_ground_truth(gt, subset), load_predictions(pred)
+        report = evaluate_localization(truth, predictions, thresholds, ignore_unknown_videos)
+        notes = ""
         if report.dropped_unknown_label:
-            ignored += f", {report.dropped_unknown_label} ignored (label not in ground truth)"
-        if report.dropped_unknown_video:
-            ignored += f", {report.dropped_unknown_video} ignored (video not in ground truth)"
+            notes += f", {report.dropped_unknown_label} ignored (label not in ground truth)"
+        notes += (f"; {report.unknown_video_predictions} predictions on videos not in the "
+                  "ground truth, " + ("ignored (--ignore-unknown-videos)"
+                                      if report.unknown_videos_ignored else "false positives"))
         log.info("%d ground-truth segments in %d classes over %d videos; %d predictions used%s",
                  sum(report.gt_instances.values()), len(report.ap), report.gt_videos,
-                 report.predictions_used, ignored)
+                 report.predictions_used, notes)
+        if plot is not None:
+            from ..evaluate.plots import plot_localization  # matplotlib: only when asked
+
+            log_plots(plot_localization(plot, report, truth, predictions), plot)
         emit_summary(localization_report_to_dict(report), lambda: print_report_table(report),
                      fmt, out=out, csv_text=localization_report_csv(report),
                      choices=ReportFormat)
@@ -141,10 +181,14 @@ def _ava_summary(report: AvaReport) -> str:
                (report.detections_other_actions, "detections of actions not evaluated dropped"),
                (report.detections_over_top_k,
                 f"detections beyond the top {report.top_k} of their keyframe dropped"),
-               (report.detections_empty_box, "detections with an empty box dropped"),
+               (report.detections_invalid_box,
+                "detections with an invalid box (x2 <= x1 or y2 <= y1) dropped"),
                (report.detections_unannotated,
-                "detections on keyframes without ground truth (false positives)")]
-    return (f"{report.gt_boxes} ground-truth boxes of {with_gt}/{len(report.classes)} "
+                "detections on keyframes without ground truth (false positives)"),
+               (report.detections_unlisted,
+                "detections on keyframes the ground truth does not list ignored")]
+    return (f"AVA {report.protocol} protocol: "
+            f"{report.gt_boxes} ground-truth boxes of {with_gt}/{len(report.classes)} "
             f"evaluated actions on {report.gt_keyframes} keyframes; {report.detections} "
             f"detections scored on {report.detected_keyframes} keyframes"
             + "".join(f"; {count} {what}" for count, what in dropped if count))
@@ -165,13 +209,30 @@ def ava(
         "--labels", help="Evaluated actions: a pbtxt label map or 'id: name' lines. "
         "Default: the 60 actions AVA v2.1 evaluates.", show_default=False)] = None,
     iou: Annotated[float, typer.Option("--iou", help="IoU threshold for a match.")] = 0.5,
+    protocol: Annotated[str, choice_option(
+        AvaProtocol, "--protocol", help="Which official evaluator to follow: v2.1 (with "
+        "--exclude; detections on any keyframe count), 2020 (keyframes without actions are "
+        "video_id,timestamp rows of --gt; detections on keyframes it does not list are "
+        "ignored), or auto: 2020 when --gt has such rows.")] = AvaProtocol.AUTO.value,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help=PLOT_HELP.format(""), file_okay=False, show_default=False)] = None,
     fmt: ReportFormatOption = None,
     out: ReportOutOption = None,
 ) -> None:
     """Frame-level AP per action and mAP for AVA detections, as the official evaluator has it.
 
-    Per keyframe the 50 best detections are kept; keyframes in --exclude are removed.
-    Actions without ground truth have no AP and are left out of the mean.
+    Per keyframe the 50 best detections are kept; keyframes in --exclude are removed;
+    detections with an invalid box (x2 <= x1 or y2 <= y1) are dropped and counted.
+    Per keyframe and action, each detection (by descending score) is compared with the
+    ground-truth box it overlaps most: a true positive when that IoU reaches --iou and
+    the box is not taken yet. Actions without ground truth have no AP and are left out
+    of the mean.
+
+    Exact ties fall as in the official reader: of boxes with equal IoU a detection takes
+    the one with the higher person id (the 8th --gt column; without one, the reader's
+    heap order: the smaller y1, then x1); equal scores rank as NumPy's argsort reversed
+    leaves the reader's arrays (of two on different keyframes, the one whose keyframe
+    first appears later in --pred ranks first).
     """
     from ..evaluate.ava import (  # numpy: not at import, keeps --help fast
         ava_report_csv,
@@ -183,8 +244,14 @@ def ava(
         check_report_options(fmt, out)
         if not 0.0 < iou <= 1.0:
             raise UsageError(f"--iou {iou:g}: not in (0, 1]")
-        report = evaluate_ava(gt, pred, exclude, labels, iou)
+        chosen = AvaProtocol.parse(protocol)
+        check_plot_folder(plot)
+        report = evaluate_ava(gt, pred, exclude, labels, iou, protocol=chosen)
         log.info("%s", _ava_summary(report))
+        if plot is not None:
+            from ..evaluate.plots import plot_ava  # matplotlib: only when asked
+
+            log_plots(plot_ava(plot, report), plot)
         emit_summary(ava_report_to_dict(report), lambda: print_ava_table(report), fmt, out=out,
                      csv_text=ava_report_csv(report), choices=ReportFormat)
 

@@ -1,23 +1,39 @@
-"""Frame-level mAP for AVA v2.1 spatio-temporal action detection.
+"""Frame-level mAP for AVA spatio-temporal action detection (v2.1 and the 2020 protocol).
 
 Reproduces the official AVA evaluator (ActivityNet's ``get_ava_performance.py``, wrapped by
 mmaction2's ``ava_utils``), itself the PASCAL VOC evaluator of the TF object-detection API:
 
 - ground-truth boxes and detections of actions outside the label map are dropped first;
   then each keyframe keeps its ``top_k`` (50) highest-scoring detections across actions;
-- keyframes of the excluded-timestamps list are removed from both;
-- detections whose box has no area are dropped (the TF evaluator's invalid boxes);
+- v2.1: keyframes of the excluded-timestamps list are removed from both, and a detection
+  on a keyframe without ground truth of its action is a false positive. 2020 (AVA v2.2,
+  AVA-Kinetics): the ground truth lists keyframes annotated without actions as
+  ``video_id,timestamp`` rows and there is no exclusion list; detections on keyframes the
+  ground truth does not list are ignored, on listed ones without a box false positives;
+- detections whose box is invalid (x2 <= x1 or y2 <= y1: no area or inverted) are dropped,
+  after the top-k cap, as the TF evaluator's ``_remove_invalid_boxes`` does;
 - per keyframe and action, detections by descending score are each compared with the
   ground-truth box they overlap most: a true positive when that IoU reaches the threshold
   and the box is not matched yet, else a false positive (even when another box would
-  match). A detection on a keyframe without ground truth of its action is a false positive;
+  match);
 - AP per action is the all-point interpolated VOC area; an action without ground truth
   has AP NaN and stays out of the mean.
 
+Exact ties fall as in the reference, whose reader keeps each keyframe's rows in a binary
+heap (Python ``heapq``) of ``(score, action_id, y1, x1, y2, x2)`` and sorts it by descending
+score, stably. Ground truth has no score: the reader takes the eighth column, the person
+id, as one, so of two boxes with equal IoU a detection takes the one with the higher
+person id; without person ids (or equal ones) the heap's order decides (of two boxes, the
+one with the smaller y1, then x1, y2, x2). A keyframe's detections with equal scores
+follow the same heap order, and an action's detections with equal scores across keyframes
+rank by NumPy's default ``argsort`` reversed over the reference's concatenation (keyframes
+in order of their first detection in the file): stcli builds the same arrays and asks
+NumPy the same question.
+
 A keyframe is ``(video_id, timestamp)`` with the timestamp read as a number: ``0902``
-(official files) and ``902.0`` are one keyframe. Where the reference is arbitrary or
-silent: ties in score keep file order (the reference's depends on NumPy's sort), and a box
-with x2 < x1 or y2 < y1 or far outside [0, 1] (x,y,w,h or pixels) is an error.
+(official files) and ``902.0`` are one keyframe. A malformed row (wrong column count, not
+a number, a ground-truth box with x2 < x1 or y2 < y1, coordinates far outside [0, 1]:
+x,y,w,h or pixels) is an error naming the line.
 """
 
 from __future__ import annotations
@@ -26,54 +42,38 @@ import csv
 import heapq
 import io
 import math
-import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from importlib.abc import Traversable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, NoReturn
+from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError, reading
-from ..presets import preset_root
+from ..choices import AvaProtocol
+from ..errors import UsageError
 from .ap import interpolated_ap
+from .ava_io import (
+    GT_FORM_2020,
+    AvaBox,
+    AvaGroundTruth,
+    KeyframeKey,
+    load_ava_ground_truth,
+    load_excluded_keyframes,
+    load_label_map,
+    read_ava_detections,
+    read_ava_ground_truth,
+)
+
+__all__ = [  # the readers live in ava_io; this module is where callers find them too
+    "AvaBox", "AvaClassAP", "AvaGroundTruth", "AvaReport", "KeyframeKey", "ava_report_csv",
+    "ava_report_to_dict", "evaluate_ava", "evaluate_ava_boxes", "load_ava_ground_truth",
+    "load_excluded_keyframes", "load_label_map", "read_ava_detections",
+    "read_ava_ground_truth",
+]
 
 DEFAULT_IOU = 0.5
 DEFAULT_TOP_K = 50  # the official reader keeps 50 detections per keyframe
-DEFAULT_LABELS = "labels/ava_v2.1_eval60.txt"  # relative to stcli.presets.preset_root()
-GT_FORM = "video_id,timestamp,x1,y1,x2,y2,action_id[,person_id]"
-DETECTION_FORM = "video_id,timestamp,x1,y1,x2,y2,action_id,score"
-EXCLUDED_FORM = "video_id,timestamp"
-# Normalized coordinates may overshoot the frame slightly (rounding, unclipped boxes);
-# beyond this they are pixels or another box format.
-_COORD_SLACK = 0.01
-_CORNERS = ("x1", "y1", "x2", "y2")
-
-KeyframeKey = tuple[str, float]
-
-
-class AvaBox(NamedTuple):
-    """One ground-truth box or detection on a keyframe; coordinates normalized to [0, 1].
-
-    Ground truth has score 1.0; its person id plays no part in the metric. A named tuple,
-    not a dataclass: files hold millions of rows and a tuple is several times faster to make.
-    """
-
-    video: str
-    timestamp: float
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    action: int
-    score: float = 1.0
-
-    @property
-    def keyframe(self) -> KeyframeKey:
-        """``(video_id, timestamp)``: what ground truth and detections are matched on."""
-        return (self.video, self.timestamp)
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class AvaClassAP:
     name: str
     ap: float  # NaN when the action has no ground-truth box
     gt_boxes: int
-    detections: int  # scored: after the top-k cap, exclusions and empty boxes
+    detections: int  # scored: after the top-k cap, exclusions and invalid boxes
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,7 @@ class AvaReport:
 
     iou: float
     top_k: int
+    protocol: str  # "v2.1" or "2020": which official evaluator's rules were applied
     mAP: float  # mean over the actions that have ground truth (NaN if none has)
     classes: tuple[AvaClassAP, ...]  # every evaluated action, by id
     gt_keyframes: int  # keyframes with ground truth of an evaluated action
@@ -101,8 +102,12 @@ class AvaReport:
     gt_other_actions: int  # ground-truth rows of actions not evaluated, dropped
     detections_other_actions: int  # detections of actions not evaluated, dropped
     detections_over_top_k: int  # beyond the top_k of their keyframe, dropped
-    detections_empty_box: int  # no area, dropped
+    detections_invalid_box: int  # x2 <= x1 or y2 <= y1 (no area or inverted), dropped
     detections_unannotated: int  # scored on keyframes without ground truth: false positives
+    detections_unlisted: int  # 2020: on keyframes the ground truth does not list, ignored
+    # action -> (precision, recall) by rank: the curves behind the AP, for plots
+    curves: dict[int, tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     @property
     def gt_boxes(self) -> int:
@@ -118,150 +123,7 @@ class AvaReport:
 # The AvaReport fields that are counts, as report_to_dict lists them.
 _REPORT_COUNTS = ("gt_keyframes", "detected_keyframes", "excluded_keyframes",
                   "gt_other_actions", "detections_other_actions", "detections_over_top_k",
-                  "detections_empty_box", "detections_unannotated")
-
-
-# -- reading files: every error names the file and the line at fault --------------------------
-def _rows(path: str | Path, widths: tuple[int, ...],
-          form: str) -> Iterator[tuple[int, list[str]]]:
-    """``(line number, fields)`` of each non-blank CSV row, an optional header skipped.
-
-    A missing file is reported at once, a bad row when reading reaches it.
-    """
-    source = Path(path)
-    if not source.is_file():
-        raise UsageError(f"{source}: no such file")
-    return _iter_rows(source, widths, form)
-
-
-def _iter_rows(source: Path, widths: tuple[int, ...],
-               form: str) -> Iterator[tuple[int, list[str]]]:
-    first = True
-    with reading(source), source.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f)
-        for row in reader:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue  # a blank line
-            header, first = first and row[0].strip() == "video_id", False
-            if header:
-                continue
-            if len(row) not in widths:
-                raise UsageError(f"{source}:{reader.line_num}: expected "
-                                 f"{' or '.join(map(str, widths))} columns ({form}), "
-                                 f"got {len(row)}")
-            yield reader.line_num, row
-
-
-def _float(text: str, column: str, where: str, form: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):  # "nan" and "inf" parse, but are no coordinate or time
-        raise UsageError(f"{where}: {column} {text.strip()!r} is not a number; rows are {form}")
-    return value
-
-
-def _box(fields: list[str], path: str | Path, line: int, form: str, scored: bool) -> AvaBox:
-    """One CSV row as a box. Every check is one expression on the good path (files hold
-    millions of rows); ``_explain`` finds the words for a bad row."""
-    try:
-        timestamp, x1, y1, x2, y2 = map(float, fields[1:6])
-        action, score = int(fields[6]), float(fields[7]) if scored else 1.0
-    except ValueError:
-        _explain(fields, f"{path}:{line}", form, scored)
-    low, high = -_COORD_SLACK, 1 + _COORD_SLACK
-    video = fields[0].strip()
-    if not (video and math.isfinite(timestamp) and math.isfinite(score)
-            and low <= x1 <= x2 <= high and low <= y1 <= y2 <= high):
-        _explain(fields, f"{path}:{line}", form, scored)
-    return AvaBox(video, timestamp, x1, y1, x2, y2, action, score)
-
-
-def _explain(fields: list[str], where: str, form: str, scored: bool) -> NoReturn:
-    """Raise the ``UsageError`` that says what is wrong with a row ``_box`` refused."""
-    if not fields[0].strip():
-        raise UsageError(f"{where}: empty video_id; rows are {form}")
-    _float(fields[1], "timestamp", where, form)
-    corners = [_float(fields[i], name, where, form) for i, name in enumerate(_CORNERS, 2)]
-    for name, value in zip(_CORNERS, corners, strict=True):
-        if not -_COORD_SLACK <= value <= 1 + _COORD_SLACK:
-            raise UsageError(f"{where}: {name} {value:g} is outside [0, 1]; coordinates are "
-                             "normalized by the frame width and height")
-    x1, y1, x2, y2 = corners
-    if x2 < x1 or y2 < y1:
-        raise UsageError(f"{where}: box ({x1:g}, {y1:g}, {x2:g}, {y2:g}) has x2 < x1 or "
-                         "y2 < y1; corners are x1,y1,x2,y2 (not x,y,w,h)")
-    try:
-        int(fields[6])
-    except ValueError:
-        raise UsageError(f"{where}: action_id {fields[6].strip()!r} is not an integer; "
-                         f"rows are {form}") from None
-    if scored:
-        _float(fields[7], "score", where, form)
-    raise UsageError(f"{where}: malformed row; rows are {form}")  # not reached
-
-
-def read_ava_ground_truth(path: str | Path) -> Iterator[AvaBox]:
-    """Ground-truth boxes from an AVA CSV (``video_id,timestamp,x1,y1,x2,y2,action_id[,
-    person_id]``), read lazily; raises ``UsageError`` naming the file and line at fault."""
-    return (_box(fields, path, line, GT_FORM, scored=False)
-            for line, fields in _rows(path, (7, 8), GT_FORM))
-
-
-def read_ava_detections(path: str | Path) -> Iterator[AvaBox]:
-    """Detections from an AVA CSV (``video_id,timestamp,x1,y1,x2,y2,action_id,score``),
-    read lazily (files can hold millions of rows); raises ``UsageError`` at a bad line."""
-    return (_box(fields, path, line, DETECTION_FORM, scored=True)
-            for line, fields in _rows(path, (8,), DETECTION_FORM))
-
-
-def load_excluded_keyframes(path: str | Path) -> set[KeyframeKey]:
-    """Keyframes listed in an excluded-timestamps CSV (``video_id,timestamp`` rows)."""
-    return {(fields[0].strip(), _float(fields[1], "timestamp", f"{path}:{line}", EXCLUDED_FORM))
-            for line, fields in _rows(path, (2,), EXCLUDED_FORM)}
-
-
-_PBTXT_ENTRY = re.compile(r"\b(?:label|item)\s*\{([^}]*)\}")
-_PBTXT_NAME = re.compile(r'\bname:\s*"([^"]*)"')
-_PBTXT_ID = re.compile(r"\b(?:label_id|id):\s*(\d+)")
-
-
-def load_label_map(path: str | Path | None = None) -> dict[int, str]:
-    """Evaluated action id -> name, sorted by id.
-
-    Reads a pbtxt label map (``label { name: "..." label_id: N }``, or the official
-    ``item { name: "..." id: N }``) or a text list of ``id: name`` lines; ``None`` reads the
-    shipped list of the 60 actions AVA v2.1 evaluates.
-    """
-    if path is None:
-        source: Traversable = preset_root() / DEFAULT_LABELS
-    else:
-        source = Path(path)
-        if not source.is_file():
-            raise UsageError(f"{source}: no such file")
-    with reading(source):
-        text = source.read_text(encoding="utf-8")
-    labels: dict[int, str] = {}
-    if "{" in text:
-        for entry in _PBTXT_ENTRY.finditer(text):
-            name, ident = _PBTXT_NAME.search(entry[1]), _PBTXT_ID.search(entry[1])
-            if name is None or ident is None:
-                line = text.count("\n", 0, entry.start()) + 1
-                raise UsageError(f'{source}:{line}: entry needs name: "..." and label_id: N')
-            labels[int(ident[1])] = name[1]
-    else:
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            ident, colon, name = line.strip().partition(":")
-            if not colon or not ident.strip().isdigit() or not name.strip():
-                raise UsageError(f"{source}:{number}: expected 'id: name', got {line.strip()!r}")
-            labels[int(ident)] = name.strip()
-    if not labels:
-        raise UsageError(f'{source}: no labels; expected a pbtxt label map (label {{ name: "..." '
-                         "label_id: N }) or lines 'id: name'")
-    return dict(sorted(labels.items()))
+                  "detections_invalid_box", "detections_unannotated", "detections_unlisted")
 
 
 # -- the metric --------------------------------------------------------------------------------
@@ -282,7 +144,8 @@ def _iou(det: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 def _match(det: np.ndarray, det_actions: np.ndarray, gt: np.ndarray, gt_actions: np.ndarray,
            iou: float) -> np.ndarray:
-    """True positives among one keyframe's detections, given in descending score order."""
+    """True positives among one keyframe's detections, given in descending score order;
+    ``gt`` in the reference reader's order, whose first box of equal maxima argmax takes."""
     hits = np.zeros(len(det), bool)
     if not len(gt):
         return hits
@@ -297,128 +160,164 @@ def _match(det: np.ndarray, det_actions: np.ndarray, gt: np.ndarray, gt_actions:
     return hits
 
 
-def _average_precision(scores: np.ndarray, positions: np.ndarray, hits: np.ndarray,
-                       n_gt: int) -> float:
-    """All-point interpolated AP of one action; NaN without ground truth, 0 without hits."""
+def _average_precision(scores: np.ndarray, hits: np.ndarray,
+                       n_gt: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """All-point interpolated AP of one action with its precision and recall by rank; NaN
+    without ground truth, 0 without hits. ``scores`` in the reference's concatenation order,
+    ranked as it ranks them (NumPy's default argsort, reversed: exact ties included)."""
     if n_gt == 0:
-        return math.nan
-    ranked = hits[np.lexsort((positions, -scores))]  # descending score, ties in file order
+        return math.nan, np.zeros(0), np.zeros(0)
+    ranked = hits[np.argsort(scores)[::-1]]
     tp_sum = np.cumsum(ranked)
-    return interpolated_ap(tp_sum / np.arange(1, len(ranked) + 1), tp_sum / n_gt)
+    precision, recall = tp_sum / np.arange(1, len(ranked) + 1), tp_sum / n_gt
+    return interpolated_ap(precision, recall), precision, recall
+
+
+# A keyframe's row as the reference's reader keeps it: (score, action, y1, x1, y2, x2).
+_Entry = tuple[float, int, float, float, float, float]
+
+
+def _entry(box: AvaBox) -> _Entry:
+    return (box.score, box.action, box.y1, box.x1, box.y2, box.x2)
+
+
+def _reader_order(heap: list[_Entry]) -> np.ndarray:
+    """A keyframe's rows in the reference's order, as (n, 6) floats: its heap sorted by
+    descending score, stably (equal scores keep the heap's order)."""
+    return np.array(sorted(heap, key=lambda e: -e[0]), dtype=float).reshape(-1, 6)
 
 
 def _top_detections(detections: Iterable[AvaBox], labels: Mapping[int, str], top_k: int,
-                    ) -> tuple[dict[KeyframeKey, list[tuple]], int, int]:
-    """Per keyframe, the ``top_k`` best detections of evaluated actions, as the reference
-    keeps them; with the number dropped for their action and the number over the cap.
-
-    Each keyframe holds a min-heap of the reference's tuples ``(score, action, y1, x1, y2,
-    x2)``, so ties at the cap fall the same way, plus the file position for a stable order.
-    """
-    heaps: dict[KeyframeKey, list[tuple]] = {}
+                    ) -> tuple[dict[KeyframeKey, list[_Entry]], int, int]:
+    """Per keyframe, the ``top_k`` best detections of evaluated actions in the reference's
+    min-heap, so that ties at the cap and the order of equal scores fall the same way;
+    with the number dropped for their action and the number over the cap. Keyframes are
+    in order of their first detection of an evaluated action, as the reference adds them."""
+    heaps: dict[KeyframeKey, list[_Entry]] = {}
     other = over = 0
-    for position, box in enumerate(detections):
+    for box in detections:
         if box.action not in labels:
             other += 1
             continue
         heap = heaps.setdefault(box.keyframe, [])
-        entry = (box.score, box.action, box.y1, box.x1, box.y2, box.x2, position)
         if top_k < 1 or len(heap) < top_k:
-            heapq.heappush(heap, entry)
+            heapq.heappush(heap, _entry(box))
         else:
             over += 1
             if box.score > heap[0][0]:
-                heapq.heapreplace(heap, entry)
+                heapq.heapreplace(heap, _entry(box))
     return heaps, other, over
 
 
 def evaluate_ava_boxes(
     gt: Iterable[AvaBox], detections: Iterable[AvaBox], labels: Mapping[int, str],
     excluded: Iterable[KeyframeKey] = (), iou: float = DEFAULT_IOU, top_k: int = DEFAULT_TOP_K,
+    protocol: str = "v2.1", listed: Iterable[KeyframeKey] = (),
 ) -> AvaReport:
     """Frame-level AP per action of ``labels`` and their mean (the official AVA rules).
 
-    ``detections`` is consumed once, keeping at most ``top_k`` per keyframe in memory;
-    ``top_k`` < 1 keeps all. KeyframeKey timestamps compare as numbers.
+    ``protocol`` "v2.1" scores detections on every keyframe; "2020" ignores those on
+    keyframes that neither a ground-truth box (of any action) nor ``listed`` (the
+    keyframes of ``video_id,timestamp`` rows) names. ``detections`` is consumed once,
+    keeping at most ``top_k`` per keyframe in memory; ``top_k`` < 1 keeps all. Timestamps
+    compare as numbers; ground truth and detections in file order, which decides exact ties.
     """
     if not 0.0 < iou <= 1.0:
         raise ValueError(f"IoU threshold must be in (0, 1], got {iou!r}")
+    if protocol not in ("v2.1", "2020"):
+        raise ValueError(f"protocol must be 'v2.1' or '2020', got {protocol!r}")
     excluded = {(video, float(t)) for video, t in excluded}
-    gt_by_key: dict[KeyframeKey, list[AvaBox]] = {}
+    known = {(video, float(t)) for video, t in listed}
+    gt_heaps: dict[KeyframeKey, list[_Entry]] = {}
     gt_other = 0
     for box in gt:
+        known.add(box.keyframe)  # the 2020 reader lists a keyframe before it filters actions
         if box.action in labels:
-            gt_by_key.setdefault(box.keyframe, []).append(box)
+            heapq.heappush(gt_heaps.setdefault(box.keyframe, []), _entry(box))
         else:
             gt_other += 1
     heaps, det_other, over_top_k = _top_detections(detections, labels, top_k)
-    dropped = excluded & (gt_by_key.keys() | heaps.keys())
-    scored: list[np.ndarray] = []  # per keyframe, rows (score, position, action, hit)
-    empty = unannotated = detected_keyframes = 0
+    dropped = excluded & (gt_heaps.keys() | heaps.keys())
+    scored: list[np.ndarray] = []  # per keyframe, rows (score, action, hit)
+    invalid = unannotated = unlisted = detected_keyframes = 0
     for key, heap in heaps.items():
         if key in dropped:
             continue
-        kept = sorted(heap, key=lambda e: (-e[0], e[-1]))  # descending score, file order
-        entries = np.array(kept, dtype=float)  # score, action, y1, x1, y2, x2, position
+        if protocol == "2020" and key not in known:
+            unlisted += len(heap)
+            continue
+        entries = _reader_order(heap)  # score, action, y1, x1, y2, x2
         boxes = entries[:, [3, 2, 5, 4]]  # back to x1, y1, x2, y2
         valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
-        empty += int((~valid).sum())
+        invalid += int((~valid).sum())
         if not valid.any():
             continue
         entries, boxes = entries[valid], boxes[valid]
         detected_keyframes += 1
         det_actions = entries[:, 1].astype(int)
-        truth = gt_by_key.get(key, [])
-        if not truth:
+        truth = _reader_order(gt_heaps.get(key, []))
+        if not len(truth):
             unannotated += len(entries)
-        gt_boxes = np.array([(b.x1, b.y1, b.x2, b.y2) for b in truth], float).reshape(-1, 4)
-        gt_actions = np.array([b.action for b in truth], int)
-        hits = _match(boxes, det_actions, gt_boxes, gt_actions, iou)
-        scored.append(np.column_stack([entries[:, 0], entries[:, 6], det_actions, hits]))
-    table = np.concatenate([np.zeros((0, 4)), *scored])  # the seed: no detection at all
-    n_gt = Counter(b.action for key, boxes_at in gt_by_key.items() if key not in dropped
-                   for b in boxes_at)
-    classes = []
+        hits = _match(boxes, det_actions, truth[:, [3, 2, 5, 4]], truth[:, 1].astype(int), iou)
+        scored.append(np.column_stack([entries[:, 0], det_actions, hits]))
+    table = np.concatenate([np.zeros((0, 3)), *scored])  # the seed: no detection at all
+    n_gt = Counter(int(e[1]) for key, heap in gt_heaps.items() if key not in dropped
+                   for e in heap)
+    classes, curves = [], {}
     for action, name in sorted(labels.items()):
-        mine = table[table[:, 2] == action]
-        ap = _average_precision(mine[:, 0], mine[:, 1], mine[:, 3], n_gt[action])
+        mine = table[table[:, 1] == action]
+        ap, precision, recall = _average_precision(mine[:, 0], mine[:, 2], n_gt[action])
+        curves[action] = (precision, recall)
         classes.append(AvaClassAP(action, name, ap, n_gt[action], len(mine)))
     with_gt = [c.ap for c in classes if not math.isnan(c.ap)]
     return AvaReport(
         iou=float(iou),
         top_k=top_k,
+        protocol=protocol,
         mAP=float(np.mean(with_gt)) if with_gt else math.nan,
         classes=tuple(classes),
-        gt_keyframes=sum(key not in dropped for key in gt_by_key),
+        gt_keyframes=sum(key not in dropped for key in gt_heaps),
         detected_keyframes=detected_keyframes,
         excluded_keyframes=len(dropped),
         gt_other_actions=gt_other,
         detections_other_actions=det_other,
         detections_over_top_k=over_top_k,
-        detections_empty_box=empty,
+        detections_invalid_box=invalid,
         detections_unannotated=unannotated,
+        detections_unlisted=unlisted,
+        curves=curves,
     )
 
 
 def evaluate_ava(
     gt_path: str | Path, pred_path: str | Path, excluded_path: str | Path | None = None,
     labels_path: str | Path | None = None, iou: float = DEFAULT_IOU,
-    top_k: int = DEFAULT_TOP_K,
+    top_k: int = DEFAULT_TOP_K, protocol: str = AvaProtocol.AUTO,
 ) -> AvaReport:
     """Frame-level mAP of an AVA detection CSV against a ground-truth CSV.
 
-    ``labels_path`` defaults to the 60 evaluated AVA v2.1 actions. Raises ``UsageError``
-    naming the file (and line) for missing or malformed input, and when no ground-truth
-    box of an evaluated action remains outside the excluded keyframes.
+    ``labels_path`` defaults to the 60 evaluated AVA v2.1 actions. ``protocol`` "auto" is
+    "2020" when the ground truth has ``video_id,timestamp`` rows, else "v2.1". Raises
+    ``UsageError`` naming the file (and line) for missing or malformed input, for an
+    exclusion list under the 2020 protocol, and when no ground-truth box of an evaluated
+    action remains outside the excluded keyframes.
     """
+    chosen = AvaProtocol.parse(protocol)
     labels = load_label_map(labels_path)  # the small files first: fail before the big ones
     excluded = load_excluded_keyframes(excluded_path) if excluded_path is not None else set()
     # Both readers check that their file exists before the long read of either.
-    gt_rows, detections = read_ava_ground_truth(gt_path), read_ava_detections(pred_path)
-    gt = list(gt_rows)
-    if not gt:
-        raise UsageError(f"{gt_path}: no ground-truth rows ({GT_FORM})")
-    report = evaluate_ava_boxes(gt, detections, labels, excluded, iou, top_k)
+    detections = read_ava_detections(pred_path)
+    gt = load_ava_ground_truth(gt_path)
+    if not gt.keyframes:
+        raise UsageError(f"{gt_path}: no ground-truth rows ({GT_FORM_2020})")
+    if chosen == AvaProtocol.AUTO:
+        chosen = AvaProtocol.V2020 if gt.empty_rows else AvaProtocol.V2_1
+    if chosen == AvaProtocol.V2020 and excluded_path is not None:
+        raise UsageError(f"--exclude {excluded_path}: the 2020 protocol has no excluded "
+                         "timestamps (the ground truth lists keyframes without actions); "
+                         "drop --exclude, or use --protocol v2.1")
+    report = evaluate_ava_boxes(gt.boxes, detections, labels, excluded, iou, top_k,
+                                protocol=str(chosen), listed=gt.keyframes)
     if not any(c.gt_boxes for c in report.classes):
         raise UsageError(f"{gt_path}: no ground-truth box of the {len(labels)} evaluated "
                          "actions outside the excluded keyframes (check --labels, --exclude)")
@@ -431,6 +330,7 @@ def ava_report_to_dict(report: AvaReport) -> dict[str, Any]:
         "metric": "AVA frame-mAP, PASCAL VOC matching per keyframe, all-point interpolated AP",
         "iou": report.iou,
         "top_k": report.top_k,
+        "protocol": report.protocol,
         "mAP": None if math.isnan(report.mAP) else report.mAP,  # JSON has no NaN
         "classes": [
             {"action_id": c.action, "name": c.name, "ap": None if math.isnan(c.ap) else c.ap,

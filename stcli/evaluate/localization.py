@@ -1,11 +1,20 @@
 """Temporal action localization: ActivityNet-style tIoU mAP (THUMOS14, ActivityNet).
 
 Mean AP over ground-truth classes at several tIoU thresholds, as ActivityNet's
-``ANETdetection`` (used by ActionFormer and OpenTAD) computes it. Two deliberate choices
-where the reference is arbitrary or harsh: ties in score keep the input order (a stable
-sort), and predictions on videos absent from the ground truth are ignored and counted
-(the reference counts them as false positives, punishing files that cover more videos
-than ``--subset`` keeps).
+``ANETdetection`` (used by ActionFormer, OpenTAD and mmaction2) computes it, exact ties
+included:
+
+- a class's predictions rank by NumPy's default ``argsort`` of their scores, reversed, over
+  the predictions in file order: among equal scores the later-listed ranks first (for
+  more than 16 predictions NumPy's quicksort decides, and stcli asks it the same question);
+- each prediction takes the first unmatched ground-truth segment of its video and class in
+  descending tIoU, ordered the same way: of two segments with equal tIoU, the one listed
+  later in the ground truth; it is a true positive when that tIoU reaches the threshold;
+- a prediction on a video absent from the ground truth (or from the chosen subset) is a
+  false positive; ``ignore_unknown_videos`` leaves such predictions out instead (for a
+  prediction file that covers more videos on purpose); they are counted either way;
+- predictions of labels absent from the ground truth are ignored and counted (the
+  reference stops with a KeyError).
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +69,8 @@ class GroundTruth:
     """Ground-truth instances and every video the annotation covers.
 
     ``videos`` may hold videos without instances (in a JSON database, or only in the
-    THUMOS14 ``Ambiguous`` list): predictions there are false positives, while
-    predictions on videos outside ``videos`` are ignored.
+    THUMOS14 ``Ambiguous`` list): they are known videos. Predictions on videos outside
+    ``videos`` are the ones counted as on unknown videos (false positives unless ignored).
     """
 
     instances: tuple[Instance, ...]
@@ -84,9 +93,14 @@ class LocalizationReport:
     average_mAP: float  # mean of mAP over thresholds
     gt_instances: dict[str, int]
     gt_videos: int
-    predictions_used: int
+    predictions_used: int  # scored: true or false positives
     dropped_unknown_label: int  # label absent from the ground truth
-    dropped_unknown_video: int  # video absent from the ground truth
+    unknown_video_predictions: int  # on a video absent from the ground truth
+    unknown_videos_ignored: bool  # those left out (True) or scored as false positives
+    # class -> (precision, recall), each (thresholds, predictions) in rank order: the
+    # curves behind the AP, for plots
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     def class_mean(self, label: str) -> float:
         """A class's AP averaged over the thresholds."""
@@ -318,15 +332,31 @@ def _tiou(start: float, end: float, segments: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
+def _first_match(tiou: np.ndarray, free: np.ndarray, threshold: float) -> int | None:
+    """The segment the reference gives a prediction: the first unmatched one by descending
+    tIoU, if its tIoU reaches the threshold, else None.
+
+    The order is NumPy's default ``argsort`` reversed, as in ``ANETdetection``: of segments
+    with equal tIoU the later-listed comes first (insertion sort up to 16 segments).
+    """
+    ranked = np.argsort(tiou)[::-1]
+    candidates = ranked[free[ranked]]
+    if len(candidates) and tiou[candidates[0]] >= threshold:
+        return int(candidates[0])
+    return None
+
+
 def _class_ap(gt: dict[str, np.ndarray], n_gt: int, detections: Sequence[PredictedSegment],
-              thresholds: np.ndarray) -> np.ndarray:
-    """AP of one class at each threshold; ``gt`` maps video -> (n, 2) segments."""
+              thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """AP of one class at each threshold, with precision and recall (thresholds, ranks);
+    ``gt`` maps video -> (n, 2) segments in ground-truth order."""
     if not detections:
-        return np.zeros(len(thresholds))
-    scores = np.array([d.score for d in detections])
-    order = np.argsort(-scores, kind="stable")  # descending; ties keep input order
+        return np.zeros(len(thresholds)), *np.zeros((2, len(thresholds), 0))
+    scores = np.array([d.score for d in detections], dtype=float)
+    # The reference's ranking, ties included: NumPy's default argsort, reversed.
+    order = np.argsort(scores)[::-1]
     tp = np.zeros((len(thresholds), len(detections)))
-    matched = {vid: np.zeros((len(thresholds), len(seg)), bool) for vid, seg in gt.items()}
+    free = {vid: np.ones((len(thresholds), len(seg)), bool) for vid, seg in gt.items()}
     for rank, k in enumerate(order):
         det = detections[k]
         segments = gt.get(det.video)
@@ -334,28 +364,29 @@ def _class_ap(gt: dict[str, np.ndarray], n_gt: int, detections: Sequence[Predict
             continue  # no instance of this class in that video: a false positive
         tiou = _tiou(det.start, det.end, segments)
         for t, threshold in enumerate(thresholds):
-            # Matched segments drop out (-1); argmax takes the first of equal maxima.
-            free = np.where(matched[det.video][t], -1.0, tiou)
-            best = int(np.argmax(free))
-            if free[best] >= threshold:
+            best = _first_match(tiou, free[det.video][t], threshold)
+            if best is not None:
                 tp[t, rank] = 1.0
-                matched[det.video][t, best] = True
+                free[det.video][t, best] = False
     tp_sum = np.cumsum(tp, axis=1)
     fp_sum = np.cumsum(1.0 - tp, axis=1)
     recall = tp_sum / float(n_gt)
     precision = tp_sum / (tp_sum + fp_sum)
-    return np.array([interpolated_ap(precision[t], recall[t]) for t in range(len(thresholds))])
+    ap = np.array([interpolated_ap(precision[t], recall[t]) for t in range(len(thresholds))])
+    return ap, precision, recall
 
 
 def evaluate_localization(
     gt: GroundTruth | Iterable[Instance], pred: Iterable[PredictedSegment],
-    tiou_thresholds: Sequence[float] = DEFAULT_TIOU,
+    tiou_thresholds: Sequence[float] = DEFAULT_TIOU, ignore_unknown_videos: bool = False,
 ) -> LocalizationReport:
     """AP per class and mAP at each tIoU threshold (ActivityNet ``ANETdetection`` rules).
 
-    Classes are those of the ground truth; predictions of other labels, and predictions
-    on videos the ground truth does not cover, are ignored and counted. A class without
-    predictions has AP 0. ``gt`` may be a plain list of instances (covering their videos).
+    Classes are those of the ground truth; predictions of other labels are ignored and
+    counted. Predictions on videos the ground truth does not cover are false positives, or
+    left out with ``ignore_unknown_videos``; counted either way. A class without
+    predictions has AP 0. ``gt`` may be a plain list of instances (covering their videos);
+    ``pred`` is taken in file order, which decides exact ties as in the reference.
     """
     if not isinstance(gt, GroundTruth):
         gt = GroundTruth.from_instances(gt)
@@ -373,16 +404,21 @@ def evaluate_localization(
     for det in pred:
         if det.label not in used:
             unknown_label += 1
-        elif det.video not in gt.videos:
+            continue
+        if det.video not in gt.videos:
             unknown_video += 1
-        else:
-            used[det.label].append(det)
+            if ignore_unknown_videos:
+                continue
+        used[det.label].append(det)
     ap = np.zeros((len(thresholds), len(labels)))
     counts = {}
+    curves = {}
     for c, label in enumerate(labels):
         segments = {v: np.array(s, dtype=float) for v, s in by_class[label].items()}
         counts[label] = sum(len(s) for s in segments.values())
-        ap[:, c] = _class_ap(segments, counts[label], used[label], np.array(thresholds))
+        ap[:, c], precision, recall = _class_ap(segments, counts[label], used[label],
+                                                np.array(thresholds))
+        curves[label] = (precision, recall)
     mean_ap = ap.mean(axis=1)
     return LocalizationReport(
         thresholds=thresholds,
@@ -393,8 +429,25 @@ def evaluate_localization(
         gt_videos=len(gt.videos),
         predictions_used=sum(len(d) for d in used.values()),
         dropped_unknown_label=unknown_label,
-        dropped_unknown_video=unknown_video,
+        unknown_video_predictions=unknown_video,
+        unknown_videos_ignored=ignore_unknown_videos,
+        curves=curves,
     )
+
+
+def per_video_average_map(gt: GroundTruth, pred: Sequence[PredictedSegment],
+                          tiou_thresholds: Sequence[float] = DEFAULT_TIOU) -> dict[str, float]:
+    """Average mAP of each ground-truth video scored alone (its classes, its predictions):
+    what picks the worst videos to plot."""
+    by_video: dict[str, list[PredictedSegment]] = {}
+    for det in pred:
+        by_video.setdefault(det.video, []).append(det)
+    instances: dict[str, list[Instance]] = {}
+    for inst in gt.instances:
+        instances.setdefault(inst.video, []).append(inst)
+    return {vid: evaluate_localization(found, by_video.get(vid, []),
+                                       tiou_thresholds).average_mAP
+            for vid, found in sorted(instances.items())}
 
 
 def localization_report_to_dict(report: LocalizationReport) -> dict[str, Any]:
@@ -415,7 +468,8 @@ def localization_report_to_dict(report: LocalizationReport) -> dict[str, Any]:
             "gt_videos": report.gt_videos,
             "predictions_used": report.predictions_used,
             "dropped_unknown_label": report.dropped_unknown_label,
-            "dropped_unknown_video": report.dropped_unknown_video,
+            "predictions_on_unknown_videos": report.unknown_video_predictions,
+            "unknown_videos": "ignored" if report.unknown_videos_ignored else "false positives",
         },
     }
 

@@ -290,3 +290,11 @@ def test_render_targets_of_many_inputs_never_collide(tmp_path):
     assert len(set(targets.values())) == len(names)
     assert all(t.parent == tmp_path / "drawn" and t.suffix == ".mp4" for t in targets.values())
     assert (tmp_path / "drawn").is_dir()
+
+
+# -- 9. text is never markup -------------------------------------------------------------------
+def test_help_is_plain_text_brackets_and_all():
+    """Rich markup once swallowed "[plot]" from "pip install 'stcli[plot]'" in --help."""
+    assert "'stcli[plot]'" in run_stcli("localize", "--help").stdout
+    assert "'stcli[onnx]'" in run_stcli("detect", "--help").stdout
+    assert "'stcli[plot]'" in run_stcli("evaluate", "ava", "--help").stdout

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from ..evaluate.classification import ClassificationReport
     from ..evaluate.localization import LocalizationReport
 
-evaluate_app = typer.Typer(help="Score stcli outputs against ground truth (accuracy, mAP).",
+evaluate_app = typer.Typer(
+    rich_markup_mode=None, help="Score stcli outputs against ground truth (accuracy, mAP).",
                            no_args_is_help=True)
 
 # -- options and output shared by every evaluate command ----------------------------------
@@ -39,7 +40,7 @@ ReportOutOption = Annotated[
         show_default=False)
 ]
 PLOT_HELP = ("Write PNGs into DIR: a precision-recall curve per class (pr_*.png) and AP per "
-             "class (ap_per_class.png){}. Needs matplotlib: pip install 'stcli\\[plot]'.")
+             "class (ap_per_class.png){}. Needs matplotlib: pip install 'stcli[plot]'.")
 
 
 def check_plot_folder(plot: Path | None) -> None:

@@ -25,7 +25,8 @@ from ._common import (
     write_stdout,
 )
 
-weights_app = typer.Typer(help="List, locate, download and import checkpoint files.",
+weights_app = typer.Typer(
+    rich_markup_mode=None, help="List, locate, download and import checkpoint files.",
                           no_args_is_help=True)
 PresetArgument = Annotated[str, typer.Argument(help="Preset name.",
                                                autocompletion=preset_names)]

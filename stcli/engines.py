@@ -13,8 +13,10 @@ torch runs.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+import platform
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +26,9 @@ import numpy as np
 
 from .choices import Backend, Device, Precision
 from .errors import UsageError, extra_missing
+from .fileio import atomic_path
 from .onnx_meta import read_metadata
+from .weights import cache_dir
 
 Array = Any  # a numpy array, or anything ``np.asarray`` takes (a CPU torch tensor)
 
@@ -134,6 +138,26 @@ class OnnxEngine(Engine):
         self.classifier: tuple[np.ndarray, np.ndarray] | None = None
 
     def _open(self, path: Path) -> Any:
+        """An onnxruntime session of ``path``, from this machine's optimized copy when
+        there is one (``optimized_copy``)."""
+        import onnxruntime as ort  # the optional 'onnx' extra
+
+        level = ort.GraphOptimizationLevel
+        copy = optimized_copy(path, ort.__version__)
+        if copy is not None and copy.is_file():
+            try:
+                return self._session(copy, level.ORT_DISABLE_ALL)
+            except UsageError:
+                copy.unlink(missing_ok=True)  # damaged: make it again below
+        if copy is None:
+            return self._session(path, level.ORT_ENABLE_ALL)
+        try:
+            with atomic_path(copy) as partial:
+                return self._session(path, level.ORT_ENABLE_ALL, save=partial)
+        except OSError:  # an unwritable cache costs start-up time, nothing else
+            return self._session(path, level.ORT_ENABLE_ALL)
+
+    def _session(self, path: Path, level: Any, save: Path | None = None) -> Any:
         import onnxruntime as ort  # the optional 'onnx' extra
 
         options = ort.SessionOptions()
@@ -142,6 +166,9 @@ class OnnxEngine(Engine):
         # its core while waiting (~3% for the network alone, nothing end to end).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
+        options.graph_optimization_level = level
+        if save is not None:
+            options.optimized_model_filepath = str(save)
         try:
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
@@ -197,3 +224,31 @@ def cpu_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
 
+
+def optimized_copy(path: Path, ort_version: str) -> Path | None:
+    """Where this machine keeps ``path`` as onnxruntime optimized it, or None (no cache).
+
+    Optimizing the graph (fusions, the blocked NCHWc layout) takes 0.1-0.3 s of every
+    start, ~5x the time to open a model already optimized, and gives the same numbers
+    bit for bit (measured). The optimized graph is tied to the onnxruntime version and to
+    this CPU's instruction set, so both are part of its name, as is the source file's
+    identity (path, size, mtime): a changed or foreign source never reuses a copy.
+    """
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = "|".join((str(path.resolve()), str(stat.st_size), str(stat.st_mtime_ns),
+                    ort_version, _cpu_signature()))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_dir() / "onnx" / "optimized" / f"{path.stem}-{digest}.onnx"
+
+
+def _cpu_signature() -> str:
+    """The CPU's model and instruction-set flags (Linux), else what ``platform`` says."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            lines = [line for line in f if line.startswith(("model name", "flags"))]
+        return "".join(sorted(set(lines)))
+    except OSError:
+        return f"{platform.machine()} {platform.processor()}"

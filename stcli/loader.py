@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from .build import load_network
 from .choices import Backend, Precision
 from .engines import Engine, OnnxEngine, TorchEngine, resolve_backend, resolve_device
-from .errors import UsageError
+from .errors import CacheError, UsageError
 from .heads import Head, load_head
 from .onnx_export import ensure_exported
 from .onnx_meta import is_onnx
@@ -168,19 +168,21 @@ def load_engine(
     chosen = resolve_backend(backend, device, precision)
     weights = resolve_weights(preset, checkpoint, download=download, progress=progress)
     if chosen == Backend.TORCH:
-        if precision != Precision.FP32 and device.type == "cpu":
-            # Half-precision convolutions on a CPU without native support run ~5x slower
-            # than fp32 (measured here): allowed, but the user should know.
-            log.warning("--precision %s on the CPU is much slower than fp32; it is meant for "
-                        "--device cuda", Precision.parse(precision))
-        network = load_network(preset, weights, device)
-        return TorchEngine(network, device, precision), weights
+        return _torch_engine(preset, weights, device, precision), weights
     sha = checkpoint_sha256(weights)
 
     def export_for(shape: tuple[int, ...] | None = None) -> Path:
         return ensure_exported(preset, weights, sha, shape)
 
-    path = export_for()
+    try:
+        path = export_for()
+    except CacheError as exc:
+        if Backend.parse(backend) != Backend.AUTO:
+            raise  # onnxruntime was asked for by name: say why it cannot run
+        # auto only chose onnxruntime for speed; torch gives the same numbers without a
+        # cache, so an unwritable one costs a warning, not the run.
+        log.warning("%s; running the torch backend instead", exc)
+        return _torch_engine(preset, weights, device, precision), weights
     try:
         return OnnxEngine(path, export_for=export_for), weights
     except UsageError:
@@ -188,3 +190,14 @@ def load_engine(
         # file be edited): make it again rather than send the user to fix our cache.
         path.unlink(missing_ok=True)
         return OnnxEngine(export_for(), export_for=export_for), weights
+
+
+def _torch_engine(preset: Preset, weights: Path, device: torch.device,
+                  precision: str | Precision) -> TorchEngine:
+    """The eager torch engine of ``weights`` (what ``--backend torch`` runs)."""
+    if precision != Precision.FP32 and device.type == "cpu":
+        # Half-precision convolutions on a CPU without native support run ~5x slower
+        # than fp32 (measured here): allowed, but the user should know.
+        log.warning("--precision %s on the CPU is much slower than fp32; it is meant for "
+                    "--device cuda", Precision.parse(precision))
+    return TorchEngine(load_network(preset, weights, device), device, precision)

@@ -22,12 +22,12 @@ import torch
 from torch import Tensor, nn
 
 from .build import load_network
-from .errors import extra_missing
-from .fileio import atomic_path
+from .errors import extra_missing, unwritable_cache
+from .fileio import atomic_path, file_lock
 from .onnx_meta import set_metadata
 from .presets import Preset
 from .version import __version__
-from .weights import cache_dir
+from .weights import export_path
 
 OPSET = 17  # RoiAlign's half_pixel mode needs 16; 17 is what onnxruntime >= 1.14 runs
 log = logging.getLogger(__name__)
@@ -40,8 +40,7 @@ def input_shape(preset: Preset) -> tuple[int, int, int]:
 
 def cache_path(preset: Preset, weights_sha256: str, shape: tuple[int, ...]) -> Path:
     """Where the exported fp32 model of these weights at this input shape is cached."""
-    t, h, w = shape
-    return cache_dir() / "onnx" / f"{preset.name}-{weights_sha256[:16]}-{t}x{h}x{w}.onnx"
+    return export_path(preset.name, weights_sha256, shape)
 
 
 def metadata(preset: Preset, shape: tuple[int, ...], labels: list[str],
@@ -132,11 +131,24 @@ def export_onnx(
 def ensure_exported(preset: Preset, weights: Path, sha256: str,
                     shape: tuple[int, ...] | None = None) -> Path:
     """The cached fp32 export of ``weights`` for clips of ``shape`` (T, H, W; default: the
-    preset's test protocol), made if missing."""
+    preset's test protocol), made if missing.
+
+    Processes that need the same export at once make it once: the others wait for the
+    lock and find it made. :class:`~stcli.errors.CacheError` when the cache folder cannot
+    be written.
+    """
     shape = tuple(shape or input_shape(preset))
     path = cache_path(preset, sha256, shape)
-    if not path.is_file():
-        network = load_network(preset, weights, torch.device("cpu"))  # a bad checkpoint fails here
-        log.info("exporting %s to ONNX for onnxruntime (once; cached as %s)", preset.name, path)
-        export_onnx(network, preset, path, weights_sha256=sha256, shape=shape)
+    if path.is_file():
+        return path
+    try:
+        with file_lock(path):
+            if not path.is_file():  # another process may have made it while this one waited
+                # A bad checkpoint fails here, before any export work.
+                network = load_network(preset, weights, torch.device("cpu"))
+                log.info("exporting %s to ONNX for onnxruntime (once; cached as %s)",
+                         preset.name, path)
+                export_onnx(network, preset, path, weights_sha256=sha256, shape=shape)
+    except OSError as exc:
+        raise unwritable_cache("ONNX export", path.parent, exc) from exc
     return path

@@ -21,7 +21,7 @@ _stcli() {
                 'features:Extract SqueezeTime snippet features (globally pooled backbone output) per video'
                 'localize:Find action segments (label, start, end, score) in long videos with sliding windows'
                 'train-head:Train a head on labelled clips; use it with classify/localize --head'
-                'weights:List, locate, download and import checkpoint files'
+                'weights:List, locate, download and import checkpoint files; prune the ONNX exports made from them'
             )
             _describe -t commands 'stcli command' commands ;;
         argument)
@@ -261,8 +261,9 @@ _stcli_weights() {
             local -a commands=(
                 'download:Download a preset'"'"'s checkpoint into the cache, verify it and record its sha256'
                 'import:Check a checkpoint you obtained yourself against a preset and copy it into the cache'
-                'list:Show every preset, its checkpoint file and where (if anywhere) it is stored'
+                'list:Show every preset, its checkpoint file and where (if anywhere) it is stored, and the cached ONNX exports (JSON: each preset'"'"'s under "exports")'
                 'path:Print the path of a preset'"'"'s checkpoint (exit 1 if it is not stored yet)'
+                'prune:Remove the cached ONNX exports whose checkpoint is no longer in the cache or $STCLI_WEIGHTS (exports of --checkpoint files elsewhere included: they are made again when next used)'
             )
             _describe -t commands 'stcli weights command' commands ;;
         argument)
@@ -271,6 +272,7 @@ _stcli_weights() {
                 import) _stcli_weights_import ;;
                 list) _stcli_weights_list ;;
                 path) _stcli_weights_path ;;
+                prune) _stcli_weights_prune ;;
             esac ;;
     esac
 }
@@ -300,6 +302,13 @@ _stcli_weights_path() {
     _arguments \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '1:preset:(ava21 hmdb51 k400 k600)'
+}
+
+_stcli_weights_prune() {
+    _arguments \
+        --dry-run'[Only show what would be removed]' \
+        '(--format -f)'{--format,-f}'[table or json]:format:(table json)' \
+        '(--help -h)'{--help,-h}'[Show this message and exit]'
 }
 
 if [[ $zsh_eval_context[-1] == loadautofunc ]]; then

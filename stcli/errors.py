@@ -42,6 +42,10 @@ class OutputError(StcliError):
     exit_code = 3
 
 
+class CacheError(StcliError):
+    """A cache folder stcli cannot write (weights, ONNX exports)."""
+
+
 class VideoError(StcliError):
     """One video cannot be used (missing, empty, truncated, not a video, no frames)."""
 
@@ -73,3 +77,9 @@ def extra_missing(what: str, extra: str = "onnx") -> UsageError:
     installs it."""
     needs = {"onnx": "onnxruntime and onnx", "plot": "matplotlib"}[extra]
     return UsageError(f"{what} needs {needs}: pip install 'stcli[{extra}]'")
+
+
+def unwritable_cache(what: str, folder: object, exc: OSError) -> CacheError:
+    """The error for a cache folder that cannot be written, with the ways out."""
+    return CacheError(f"cannot write the {what} cache {folder} ({exc.strerror or exc}): make "
+                      "it writable, or set XDG_CACHE_HOME to a writable folder")

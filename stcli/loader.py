@@ -21,7 +21,7 @@ import numpy as np
 
 from .choices import Backend, Precision
 from .engines import Array, Engine, OnnxEngine, resolve_backend, resolve_device
-from .errors import UsageError
+from .errors import CacheError, UsageError
 from .heads import Head, load_head
 from .onnx_export import ensure_exported
 from .onnx_meta import is_onnx
@@ -179,23 +179,21 @@ def load_engine(
     chosen = resolve_backend(backend, device, precision)
     weights = resolve_weights(preset, checkpoint, download=download, progress=progress)
     if chosen == Backend.TORCH:
-        if precision != Precision.FP32 and device == "cpu":
-            # Half-precision convolutions on a CPU without native support run ~5x slower
-            # than fp32 (measured here): allowed, but the user should know.
-            log.warning("--precision %s on the CPU is much slower than fp32; it is meant for "
-                        "--device cuda", Precision.parse(precision))
-        # torch, only for the backend that runs it
-        from .build import load_network
-        from .torch_engine import TorchEngine
-
-        network = load_network(preset, weights, device)
-        return TorchEngine(network, device, precision), weights
+        return _torch_engine(preset, weights, device, precision), weights
     sha = checkpoint_sha256(weights)
 
     def export_for(shape: tuple[int, ...] | None = None) -> Path:
         return ensure_exported(preset, weights, sha, shape)
 
-    path = export_for()
+    try:
+        path = export_for()
+    except CacheError as exc:
+        if Backend.parse(backend) != Backend.AUTO:
+            raise  # onnxruntime was asked for by name: say why it cannot run
+        # auto only chose onnxruntime for speed; torch gives the same numbers without a
+        # cache, so an unwritable one costs a warning, not the run.
+        log.warning("%s; running the torch backend instead", exc)
+        return _torch_engine(preset, weights, device, precision), weights
     try:
         return OnnxEngine(path, export_for=export_for), weights
     except UsageError:
@@ -203,3 +201,18 @@ def load_engine(
         # file be edited): make it again rather than send the user to fix our cache.
         path.unlink(missing_ok=True)
         return OnnxEngine(export_for(), export_for=export_for), weights
+
+
+def _torch_engine(preset: Preset, weights: Path, device: str,
+                  precision: str | Precision) -> Engine:
+    """The eager torch engine of ``weights`` (what ``--backend torch`` runs)."""
+    # torch, only for the backend that runs it
+    from .build import load_network
+    from .torch_engine import TorchEngine
+
+    if precision != Precision.FP32 and device == "cpu":
+        # Half-precision convolutions on a CPU without native support run ~5x slower
+        # than fp32 (measured here): allowed, but the user should know.
+        log.warning("--precision %s on the CPU is much slower than fp32; it is meant for "
+                    "--device cuda", Precision.parse(precision))
+    return TorchEngine(load_network(preset, weights, device), device, precision)

@@ -18,12 +18,12 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import extra_missing
-from .fileio import atomic_path
+from .errors import extra_missing, unwritable_cache
+from .fileio import atomic_path, file_lock
 from .onnx_meta import set_metadata
 from .presets import Preset
 from .version import __version__
-from .weights import cache_dir
+from .weights import export_path
 
 if TYPE_CHECKING:
     from torch import nn
@@ -39,8 +39,7 @@ def input_shape(preset: Preset) -> tuple[int, int, int]:
 
 def cache_path(preset: Preset, weights_sha256: str, shape: tuple[int, ...]) -> Path:
     """Where the exported fp32 model of these weights at this input shape is cached."""
-    t, h, w = shape
-    return cache_dir() / "onnx" / f"{preset.name}-{weights_sha256[:16]}-{t}x{h}x{w}.onnx"
+    return export_path(preset.name, weights_sha256, shape)
 
 
 def metadata(preset: Preset, shape: tuple[int, ...], labels: list[str],
@@ -137,13 +136,26 @@ def export_onnx(
 def ensure_exported(preset: Preset, weights: Path, sha256: str,
                     shape: tuple[int, ...] | None = None) -> Path:
     """The cached fp32 export of ``weights`` for clips of ``shape`` (T, H, W; default: the
-    preset's test protocol), made if missing."""
+    preset's test protocol), made if missing.
+
+    Processes that need the same export at once make it once: the others wait for the
+    lock and find it made. :class:`~stcli.errors.CacheError` when the cache folder cannot
+    be written.
+    """
     shape = tuple(shape or input_shape(preset))
     path = cache_path(preset, sha256, shape)
-    if not path.is_file():
-        from .build import load_network  # torch: only when there is an export to make
+    if path.is_file():
+        return path
+    try:
+        with file_lock(path):
+            if not path.is_file():  # another process may have made it while this one waited
+                from .build import load_network  # torch: only when there is an export to make
 
-        network = load_network(preset, weights, "cpu")  # a bad checkpoint fails here
-        log.info("exporting %s to ONNX for onnxruntime (once; cached as %s)", preset.name, path)
-        export_onnx(network, preset, path, weights_sha256=sha256, shape=shape)
+                # A bad checkpoint fails here, before any export work.
+                network = load_network(preset, weights, "cpu")
+                log.info("exporting %s to ONNX for onnxruntime (once; cached as %s)",
+                         preset.name, path)
+                export_onnx(network, preset, path, weights_sha256=sha256, shape=shape)
+    except OSError as exc:
+        raise unwritable_cache("ONNX export", path.parent, exc) from exc
     return path

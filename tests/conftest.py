@@ -94,13 +94,29 @@ def shared_videos() -> Path:
     return SHARED_VIDEOS
 
 
+def stcli_command() -> list[str]:
+    """The command a user types: the installed ``stcli``, else ``python -m stcli``."""
+    exe = shutil.which("stcli")
+    return [exe] if exe else [sys.executable, "-m", "stcli"]
+
+
 def run_stcli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
               cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ``stcli`` as a user does: a subprocess with its own stdout/stderr."""
     full_env = {**os.environ, **(env or {})}
-    exe = shutil.which("stcli")
-    cmd = [exe] if exe else [sys.executable, "-m", "stcli"]
     return subprocess.run(
-        [*cmd, *args], capture_output=True, text=True, env=full_env, input=stdin,
+        [*stcli_command(), *args], capture_output=True, text=True, env=full_env, input=stdin,
         cwd=cwd, timeout=timeout,
     )
+
+
+def start_stcli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``stcli`` without waiting for it (several at once); ``.communicate()`` it."""
+    return subprocess.Popen([*stcli_command(), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+
+
+def finish_all(procs: list[subprocess.Popen]) -> list[tuple[int, str, str]]:
+    """Wait for every started process: ``(returncode, stdout, stderr)`` of each."""
+    outputs = [p.communicate(timeout=600) for p in procs]
+    return [(p.returncode, *output) for p, output in zip(procs, outputs, strict=True)]

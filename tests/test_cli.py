@@ -505,7 +505,8 @@ def test_missing_weights_offline_one_line_with_url_and_path(tmp_path, generated_
     assert len(lines) == 1, result.stderr
     assert UNREACHABLE + K400_FILE in lines[0]
     assert str(cache_home / "stcli" / K400_FILE) in lines[0]
-    assert not (cache_home / "stcli" / (K400_FILE + ".part")).exists()
+    # Nothing left behind: no temporary file, no lock file.
+    assert not (cache_home / "stcli").exists() or list((cache_home / "stcli").iterdir()) == []
 
     debug = stcli("--debug", "classify", generated_videos["landscape"], env=env)
     assert debug.returncode != 0

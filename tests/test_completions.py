@@ -101,7 +101,8 @@ def bash_complete(tmp_path: Path):
     (("stcli", "classify", "--top-k", ""), []),
     (("stcli", "classify", "-p", "k400", ""), ["clip.mp4", "videos"]),
     (("stcli", "classify", "--report-dir", ""), ["videos"]),
-    (("stcli", "weights", ""), ["download", "import", "list", "path"]),
+    (("stcli", "weights", ""), ["download", "import", "list", "path", "prune"]),
+    (("stcli", "weights", "prune", "--"), ["--dry-run", "--format", "--help"]),
     (("stcli", "--debug", "weights", "l"), ["list"]),
     (("stcli", "weights", "list", "-f", ""), ["json", "table"]),
     (("stcli", "weights", "path", ""), ["ava21", "hmdb51", "k400", "k600"]),
@@ -129,7 +130,7 @@ def test_fish_completes() -> None:
     proc = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True,
                           text=True, check=True)
     assert [line.split("\t")[0] for line in proc.stdout.splitlines()] == [
-        "download", "import", "list", "path", "ava21", "hmdb51", "k400", "k600"]
+        "download", "import", "list", "path", "prune", "ava21", "hmdb51", "k400", "k600"]
 
 
 # -- the staleness check bites --------------------------------------------------------------

@@ -11,6 +11,8 @@ import hashlib
 import http.server
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ import pytest
 from stcli import weights
 from stcli.errors import WeightsError
 from stcli.presets import available_presets, load_preset
-from tests.conftest import run_stcli
+from tests.conftest import finish_all, run_stcli, start_stcli
 
 K400 = load_preset("k400")
 K400_FILE = "SqueezeTime_K400_71.64.pth"
@@ -278,7 +280,8 @@ def test_cli_weights_list_json(env: dict[str, Path], reference_checkpoint) -> No
     assert {"k400", "k600", "hmdb51"} <= set(available_presets())
     by_name = {r["preset"]: r for r in rows}
     for name, row in by_name.items():
-        assert set(row) == {"preset", "file", "path", "sha256", "url"}
+        assert set(row) == {"preset", "file", "path", "sha256", "url", "exports"}
+        assert row["exports"] == []
         preset = load_preset(name)
         assert row["file"] == preset.weights_file
         assert row["url"] == UNREACHABLE + preset.weights_file
@@ -376,3 +379,87 @@ def test_cli_weights_download_unreachable(env: dict[str, Path]) -> None:
     assert len(lines) == 1, result.stderr
     assert UNREACHABLE + K400_FILE in lines[0]
     assert str(env["cache"] / K400_FILE) in lines[0]
+
+
+# -- several processes at once ----------------------------------------------------------------
+def assert_valid_cache(cache: Path) -> str:
+    """The cache holds the k400 file and its sidecar, which agree, and nothing else (no
+    temporary, no lock file); the file's sha256."""
+    assert sorted(p.name for p in cache.iterdir()) == [K400_FILE, K400_FILE + ".sha256"]
+    digest = sha256(cache / K400_FILE)
+    assert weights.recorded_sha256(cache / K400_FILE) == digest
+    return digest
+
+
+COUNTER = """
+import sys
+from pathlib import Path
+from stcli.fileio import file_lock
+counter = Path(sys.argv[1])
+for _ in range(25):
+    with file_lock(counter):
+        n = int(counter.read_text()) if counter.exists() else 0
+        counter.write_text(str(n + 1))  # not atomic: only the lock keeps counts from being lost
+"""
+
+
+def test_file_lock_makes_processes_take_turns(tmp_path: Path) -> None:
+    counter = tmp_path / "cache" / "counter"
+    procs = [subprocess.Popen([sys.executable, "-c", COUNTER, str(counter)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    for code, _, err in finish_all(procs):
+        assert code == 0, err
+    assert counter.read_text() == "100"
+    assert [p.name for p in counter.parent.iterdir()] == ["counter"]  # the lock file is gone
+
+
+def test_concurrent_downloads_fetch_once_and_leave_a_valid_cache(
+    env: dict[str, Path], mirror: Mirror, reference_checkpoint,
+) -> None:
+    url = f"/good/{K400_FILE}"
+    before = mirror.requests.count(url)
+    procs = [start_stcli("weights", "download", "k400", "--quiet",
+                         env=cli_env(env, mirror_url=mirror.url("good"))) for _ in range(4)]
+    target = env["cache"] / K400_FILE
+    for code, out, err in finish_all(procs):
+        assert code == 0, err
+        assert out == f"{target}\n"
+    assert assert_valid_cache(env["cache"]) == sha256(reference_checkpoint("k400"))
+    # The first to take the lock downloads; the others wait and find the file in place.
+    assert mirror.requests.count(url) - before == 1
+
+
+def test_concurrent_imports_leave_a_consistent_cache(
+    env: dict[str, Path], tmp_path: Path, reference_checkpoint,
+) -> None:
+    # Two different valid k400 files imported at once: whichever lands last, its sidecar
+    # must be its own (unlocked, one process's sidecar could describe the other's file).
+    first = reference_checkpoint("k400")
+    second = tmp_path / "k400_copy.pth"
+    torch = pytest.importorskip("torch")
+    checkpoint = torch.load(first, weights_only=True)
+    checkpoint["meta"] = {"copy": 2}  # same tensors, other bytes
+    torch.save(checkpoint, second)
+    sources = [first, second, first, second]
+    procs = [start_stcli("weights", "import", "k400", str(s), env=cli_env(env)) for s in sources]
+    for code, out, err in finish_all(procs):
+        assert code == 0, err
+        assert out == f"{env['cache'] / K400_FILE}\n"
+    assert assert_valid_cache(env["cache"]) in {sha256(first), sha256(second)}
+
+
+def test_import_into_an_unwritable_cache_is_one_clear_error(
+    tmp_path: Path, reference_checkpoint,
+) -> None:
+    blocker = tmp_path / "xdg"
+    blocker.write_text("a file, not a folder: nothing can be made under it, even by root\n")
+    result = run_stcli("weights", "import", "k400", str(reference_checkpoint("k400")),
+                       env={"XDG_CACHE_HOME": str(blocker), "STCLI_WEIGHTS": ""})
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    cache = blocker / "stcli"
+    assert lines[0].startswith(f"stcli: error: cannot write the weights cache {cache} (")
+    assert "XDG_CACHE_HOME" in lines[0] and "internal error" not in lines[0]

@@ -1,0 +1,170 @@
+"""The ONNX export cache: made once when processes start at once, an unwritable one costs
+a warning (auto) or one clear error (onnxruntime asked for), and 'stcli weights list' /
+'prune' show and remove exports with real exported models."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from stcli import weights
+from stcli.engines import OnnxEngine
+from stcli.onnx_export import cache_path, ensure_exported, input_shape
+from stcli.presets import load_preset
+from tests.conftest import finish_all, run_stcli, start_stcli
+
+pytest.importorskip("onnxruntime")
+K400 = load_preset("k400")
+K400_FILE = "SqueezeTime_K400_71.64.pth"
+UNREACHABLE = "http://127.0.0.1:9/"  # the discard port: nothing listens there
+
+
+def classify_args(video: Path, checkpoint: Path, backend: str) -> list[str]:
+    return ["classify", str(video), "-c", str(checkpoint), "--backend", backend,
+            "--views", "1x1", "-f", "json"]
+
+
+def cli_env(xdg: Path, weights_dir: Path | None = None) -> dict[str, str]:
+    return {"XDG_CACHE_HOME": str(xdg), "STCLI_MIRROR": UNREACHABLE,
+            "STCLI_WEIGHTS": str(weights_dir or "")}
+
+
+# -- several processes at once ----------------------------------------------------------
+def test_processes_starting_at_once_export_once(
+    tmp_path: Path, reference_checkpoint, generated_videos,
+) -> None:
+    checkpoint = reference_checkpoint("k400")
+    args = classify_args(generated_videos["landscape"], checkpoint, "onnxruntime")
+    results = finish_all([start_stcli(*args, env=cli_env(tmp_path)) for _ in range(4)])
+    tops = []
+    for code, out, err in results:
+        assert code == 0, err
+        (record,) = json.loads(out)
+        assert record["status"] == "ok"
+        tops.append(record["topk"][0]["class_id"])
+    assert len(set(tops)) == 1
+    # One process exported; the others waited for its lock and used its file.
+    assert sum("exporting k400 to ONNX" in err for _, _, err in results) == 1
+    sha = weights.sha256_of(checkpoint)
+    folder = tmp_path / "stcli" / "onnx"
+    expected = f"k400-{sha[:16]}-16x224x224.onnx"
+    assert [p.name for p in folder.iterdir()] == [expected]  # no temporary, no lock file
+    engine = OnnxEngine(folder / expected)
+    assert engine.meta["weights_sha256"] == sha and engine.meta["preset"] == "k400"
+
+
+# -- an unwritable cache ------------------------------------------------------------------
+def unwritable_cache(tmp_path: Path, how: str) -> tuple[Path, Path]:
+    """``(XDG_CACHE_HOME, the export folder that cannot be made)``. ``file``: the cache's
+    parent is a regular file (mkdir fails even for root); ``chmod``: a read-only cache."""
+    xdg = tmp_path / "xdg"
+    if how == "file":
+        xdg.write_text("not a folder\n")
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders: the 'file' case covers root")
+        (xdg / "stcli").mkdir(parents=True)
+        (xdg / "stcli").chmod(0o555)
+    return xdg, xdg / "stcli" / "onnx"
+
+
+@pytest.mark.parametrize("how", ["file", "chmod"])
+def test_unwritable_cache_falls_back_to_torch_with_one_warning(
+    tmp_path: Path, how: str, reference_checkpoint, generated_videos,
+) -> None:
+    xdg, folder = unwritable_cache(tmp_path, how)
+    args = classify_args(generated_videos["landscape"], reference_checkpoint("k400"), "auto")
+    result = run_stcli(*args, env=cli_env(xdg))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["status"] == "ok"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("stcli: warning: cannot write the ONNX export cache ")
+    assert str(folder) in lines[0]
+    assert "XDG_CACHE_HOME" in lines[0] and "torch backend instead" in lines[0]
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize("how", ["file", "chmod"])
+def test_unwritable_cache_with_onnxruntime_asked_is_one_clear_error(
+    tmp_path: Path, how: str, reference_checkpoint, generated_videos,
+) -> None:
+    xdg, folder = unwritable_cache(tmp_path, how)
+    args = classify_args(generated_videos["landscape"], reference_checkpoint("k400"),
+                         "onnxruntime")
+    result = run_stcli(*args, env=cli_env(xdg))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"stcli: error: cannot write the ONNX export cache {folder} (")
+    assert "XDG_CACHE_HOME" in lines[0]
+    assert "internal error" not in lines[0] and "Traceback" not in result.stderr
+
+
+# -- weights list / prune ----------------------------------------------------------------
+def k400_exports(xdg: Path, weights_dir: Path | None = None) -> list[dict]:
+    result = run_stcli("weights", "list", "-f", "json", env=cli_env(xdg, weights_dir))
+    assert result.returncode == 0, result.stderr
+    rows = {r["preset"]: r for r in json.loads(result.stdout)}
+    assert all(r["exports"] == [] for name, r in rows.items() if name != "k400")
+    return rows["k400"]["exports"]
+
+
+def prune(xdg: Path, *flags: str) -> list[dict]:
+    result = run_stcli("weights", "prune", "-f", "json", *flags, env=cli_env(xdg))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_weights_list_and_prune_cached_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference_checkpoint,
+) -> None:
+    xdg = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
+    monkeypatch.setenv("STCLI_WEIGHTS", "")
+    source = reference_checkpoint("k400")
+    cached = weights.import_weights(K400, source)
+    sha = weights.sha256_of(source)
+    export = ensure_exported(K400, cached, sha)  # a real export, as a first run makes it
+    assert export == cache_path(K400, sha, input_shape(K400))
+    OnnxEngine(export)  # a first run also keeps onnxruntime's optimized copy of it
+    (copy,) = (xdg / "stcli" / "onnx" / "optimized").glob("*.onnx")
+
+    (listed,) = k400_exports(xdg)
+    assert listed == {"preset": "k400", "file": export.name, "path": str(export),
+                      "size": export.stat().st_size, "shape": "16x224x224",
+                      "weights_sha256_prefix": sha[:16], "checkpoint": str(cached),
+                      "stale": False}
+    table = run_stcli("weights", "list", "-f", "table", env=cli_env(xdg))
+    assert table.returncode == 0, table.stderr
+    assert "ONNX export" in table.stdout
+    assert f"{export.stat().st_size / 1e6:.1f} MB" in table.stdout
+    assert prune(xdg) == []  # its checkpoint is there: kept
+    assert export.is_file()
+
+    # The checkpoint leaves the cache: in $STCLI_WEIGHTS the export is still its export...
+    cached.unlink()
+    (cached.parent / (K400_FILE + ".sha256")).unlink()
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    os.link(source, folder / K400_FILE)
+    (in_folder,) = k400_exports(xdg, folder)
+    assert in_folder["checkpoint"] == str(folder / K400_FILE) and not in_folder["stale"]
+
+    # ... and nowhere, it is stale: listed as such, shown by --dry-run, removed by prune.
+    (gone,) = k400_exports(xdg)
+    assert gone == {**listed, "checkpoint": None, "stale": True}
+    dry = prune(xdg, "--dry-run")
+    assert dry[0] == gone and [e["file"] for e in dry[1:]] == [copy.name]
+    assert export.is_file() and copy.is_file()
+    dry_table = run_stcli("weights", "prune", "--dry-run", "-f", "table", env=cli_env(xdg))
+    assert "would remove" in dry_table.stdout and export.is_file()
+    assert prune(xdg) == dry
+    assert not export.exists() and not copy.exists()
+    # Nothing else either: no lock file, no optimized copy.
+    assert [f for f in export.parent.rglob("*") if f.is_file()] == []
+    assert prune(xdg) == [] and k400_exports(xdg) == []

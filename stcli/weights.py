@@ -14,7 +14,6 @@ the file in place, and never see a file with another file's sidecar.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from .errors import CheckpointError, WeightsError, unwritable_cache
 from .fileio import atomic_path, file_lock, write_atomic
+from .hashes import file_sha256, remember, sha256_of
 from .presets import Preset
 
 _CHUNK = 1 << 20
@@ -57,29 +57,15 @@ def candidates(preset: Preset) -> list[Path]:
     return found
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-_HASHED: dict[tuple[str, int, int], str] = {}
+def _hash_index() -> Path:
+    return cache_dir() / "sha256-index.json"
 
 
 def checkpoint_sha256(path: Path) -> str:
-    """The checkpoint's sha256: recorded beside it by stcli, else computed once per process
-    (several stages ask: the head check, the ONNX cache key, the reports)."""
-    recorded = recorded_sha256(path)
-    if recorded:
-        return recorded
-    stat = Path(path).stat()
-    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _HASHED:
-        _HASHED[key] = sha256_of(path)
-    return _HASHED[key]
+    """The checkpoint's sha256 (several stages ask: the head check, the ONNX cache key,
+    the reports), read again only when the file's size, mtime or inode changed since it
+    was last hashed (``hashes``)."""
+    return file_sha256(path, _hash_index())
 
 
 def _sidecar(path: Path) -> Path:
@@ -102,7 +88,7 @@ def _verify_recorded(path: Path) -> None:
     # its sidecar; between the two the pair disagrees.
     with file_lock(path, optional=True):
         expected = recorded_sha256(path)
-        if expected is None or sha256_of(path) == expected:
+        if expected is None or checkpoint_sha256(path) == expected:
             return
         raise WeightsError(
             f"{path}: sha256 differs from the one recorded when it was stored "
@@ -187,6 +173,7 @@ def _store(target: Path, fill: Callable[[Path], None], replace: bool) -> Path:
                 _sidecar(target).unlink(missing_ok=True)
             # After the file: the sidecar describes the file in place, written atomically.
             _record(target, digest)
+            remember(target, digest, _hash_index())  # its first use need not read it again
     except OSError as exc:
         raise unwritable_cache("weights", target.parent, exc) from exc
     return target

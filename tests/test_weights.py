@@ -30,6 +30,10 @@ K400_FILE = "SqueezeTime_K400_71.64.pth"
 UNREACHABLE = "http://127.0.0.1:9/"  # the discard port: nothing listens there
 
 
+# A stored checkpoint: the file, its sidecar, and the index that spares hashing it again.
+STORED = sorted([K400_FILE, K400_FILE + ".sha256", "sha256-index.json"])
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -214,7 +218,7 @@ def test_download_lands_in_cache_with_sidecar(
     sidecar = env["cache"] / (K400_FILE + ".sha256")
     assert sidecar.read_text().split()[0] == digest
     assert weights.recorded_sha256(target) == digest
-    assert sorted(p.name for p in env["cache"].iterdir()) == [K400_FILE, K400_FILE + ".sha256"]
+    assert sorted(p.name for p in env["cache"].iterdir()) == STORED
     assert f"/good/{K400_FILE}" in mirror.requests
     # Found in the cache now: resolving again does not download again.
     before = len(mirror.requests)
@@ -268,7 +272,7 @@ def test_import_copies_and_records_sha(env: dict[str, Path], reference_checkpoin
     assert sha256(path) == sha256(source)
     assert weights.recorded_sha256(path) == sha256(source)
     assert source.is_file()  # copied, not moved
-    assert sorted(p.name for p in env["cache"].iterdir()) == [K400_FILE, K400_FILE + ".sha256"]
+    assert sorted(p.name for p in env["cache"].iterdir()) == STORED
 
 
 # -- the CLI ----------------------------------------------------------------------------------
@@ -369,7 +373,7 @@ def test_cli_weights_download(env: dict[str, Path], mirror: Mirror, reference_ch
     assert result.stdout == f"{target}\n"
     assert sha256(target) == sha256(reference_checkpoint("k400"))
     assert weights.recorded_sha256(target) == sha256(target)
-    assert sorted(p.name for p in env["cache"].iterdir()) == [K400_FILE, K400_FILE + ".sha256"]
+    assert sorted(p.name for p in env["cache"].iterdir()) == STORED
 
 
 def test_cli_weights_download_unreachable(env: dict[str, Path]) -> None:
@@ -385,7 +389,7 @@ def test_cli_weights_download_unreachable(env: dict[str, Path]) -> None:
 def assert_valid_cache(cache: Path) -> str:
     """The cache holds the k400 file and its sidecar, which agree, and nothing else (no
     temporary, no lock file); the file's sha256."""
-    assert sorted(p.name for p in cache.iterdir()) == [K400_FILE, K400_FILE + ".sha256"]
+    assert sorted(p.name for p in cache.iterdir()) == STORED
     digest = sha256(cache / K400_FILE)
     assert weights.recorded_sha256(cache / K400_FILE) == digest
     return digest
@@ -463,3 +467,40 @@ def test_import_into_an_unwritable_cache_is_one_clear_error(
     cache = blocker / "stcli"
     assert lines[0].startswith(f"stcli: error: cannot write the weights cache {cache} (")
     assert "XDG_CACHE_HOME" in lines[0] and "internal error" not in lines[0]
+
+
+# -- a checkpoint is hashed again only when it changed ---------------------------------------
+def _sha_in_a_new_process(path: Path, xdg: Path) -> str:
+    code = "import sys; from stcli.weights import checkpoint_sha256; " \
+           "print(checkpoint_sha256(sys.argv[1]))"
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                          text=True, check=True, env={**os.environ, "XDG_CACHE_HOME": str(xdg)})
+    return done.stdout.strip()
+
+
+def test_a_checkpoint_is_hashed_again_only_when_its_stat_changed(tmp_path: Path) -> None:
+    xdg = tmp_path / "xdg"
+    ckpt = tmp_path / "model.pth"
+    ckpt.write_bytes(b"weights v1" * 1000)
+    real = sha256(ckpt)
+    assert _sha_in_a_new_process(ckpt, xdg) == real
+    index = xdg / "stcli" / "sha256-index.json"
+    entries = json.loads(index.read_text())
+    assert entries[str(ckpt.resolve())]["sha256"] == real
+    # Proof that an unchanged file is not read: a planted answer is believed...
+    entries[str(ckpt.resolve())]["sha256"] = "0" * 64
+    index.write_text(json.dumps(entries))
+    assert _sha_in_a_new_process(ckpt, xdg) == "0" * 64
+    # ... but not once the file's mtime moved,
+    os.utime(ckpt, ns=(ckpt.stat().st_atime_ns, ckpt.stat().st_mtime_ns + 1))
+    assert _sha_in_a_new_process(ckpt, xdg) == real
+    # nor for another file put in its place with the same size and mtime (a new inode).
+    stat = ckpt.stat()
+    entries = json.loads(index.read_text())
+    entries[str(ckpt.resolve())]["sha256"] = "0" * 64
+    index.write_text(json.dumps(entries))
+    other = tmp_path / "other.pth"
+    other.write_bytes(b"weights v2" * 1000)
+    os.utime(other, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.replace(other, ckpt)
+    assert _sha_in_a_new_process(ckpt, xdg) == sha256(ckpt) != real

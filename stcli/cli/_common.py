@@ -464,9 +464,9 @@ def run_batch(
     if signum is not None:
         log.error("interrupted (%s): %d of %d videos done; finished results were written",
                   signal.Signals(signum).name, len(ordered), len(videos))
-    cut_short = STDOUT.closed and len(ordered) < len(videos) and signum is None
+    cut_short = STDOUT.closed and len(ordered) < len(videos)
     looked = plan is not None and writer is not None and plan.looked
-    if not cut_short and (len(videos) > 1 or looked):
+    if signum is None and not cut_short and (len(videos) > 1 or looked):
         resumed = f"; {plan.describe(writer.folder)}" if looked else ""
         log.info("%d videos: %d ok, %d failed%s", len(ordered), len(ordered) - failed,
                  failed, resumed)

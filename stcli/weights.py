@@ -18,8 +18,6 @@ import os
 import re
 import shutil
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +138,7 @@ def download_weights(preset: Preset, progress: bool = True, force: bool = False)
     def fetch(part: Path) -> None:
         try:
             _fetch(url, part, progress)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # urllib's URLError is an OSError
             reason = getattr(exc, "reason", None) or exc
             raise WeightsError(_missing_message(preset, f"download failed: {reason}")) from exc
         try:
@@ -180,6 +178,8 @@ def _store(target: Path, fill: Callable[[Path], None], replace: bool) -> Path:
 
 
 def _fetch(url: str, dest: Path, progress: bool) -> None:
+    import urllib.request  # ~12 ms of imports, for the rare run that downloads
+
     from tqdm import tqdm  # only when downloading
 
     request = urllib.request.Request(url, headers={"User-Agent": "stcli"})

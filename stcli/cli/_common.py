@@ -26,6 +26,8 @@ from ..fileio import write_atomic
 from ..inputs import expand_inputs
 from ..presets import DEFAULT_PRESETS
 from ..settings import ModelSpec
+from ._checks import check_folder
+from ._progress import progress_bar
 
 EXIT_OK, EXIT_FAILED, EXIT_SETUP, EXIT_INTERRUPTED = 0, 1, 2, 130
 state = {"debug": False}
@@ -231,6 +233,7 @@ def batch_inputs(paths: list[str], fmt: str | None, out: Path | None) -> list[st
     stdout_format(fmt, out)
     if out is not None:
         reports.format_from_path(out)
+        check_folder(out, "--out", parent=True)
     videos = expand_inputs(paths)
     if not videos:
         raise UsageError("no videos found in the given paths")
@@ -239,11 +242,9 @@ def batch_inputs(paths: list[str], fmt: str | None, out: Path | None) -> list[st
 
 def progress(total: int, quiet: bool, desc: str, unit: str = "video",
              leave: bool = True) -> Any:
-    """A progress bar on stderr (hidden when quiet or for a single item)."""
-    from tqdm import tqdm  # not at import: keeps --help fast
-
-    return tqdm(total=total, unit=unit, file=sys.stderr, desc=desc, dynamic_ncols=True,
-                disable=quiet or total < 2, leave=leave)
+    """Progress on stderr, hidden when quiet or for a single item: a tqdm bar on a
+    terminal, plain lines every few seconds otherwise (``_progress``)."""
+    return progress_bar(total, quiet or total < 2, desc, unit, leave)
 
 
 def run_batch(

@@ -9,6 +9,7 @@ import typer
 from .. import reports
 from ..presets import load_preset
 from ..settings import ClassifySettings, ModelSpec
+from ._checks import ForceOption, check_views
 from ._common import (
     FormatOption,
     OutOption,
@@ -22,6 +23,7 @@ from ._common import (
     print_table,
     run_batch,
 )
+from ._progress import VideoProgress
 
 
 @model_options("recognition")
@@ -36,6 +38,7 @@ def classify(
     ] = ClassifySettings.fast,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Labels per video.")
                      ] = ClassifySettings.top_k,
+    force: ForceOption = False,
     fmt: FormatOption = None,
     out: OutOption = None,
     report_dir: ReportDirOption = None,
@@ -47,11 +50,13 @@ def classify(
 
         videos = batch_inputs(paths, fmt, out)
         settings = ClassifySettings(**ClassifySettings.pick(locals()))
-        settings.protocol(load_preset(model.preset))  # reject bad --views before loading
+        # Bad or huge --views fail before the model loads.
+        check_views(settings.protocol(load_preset(model.preset)), force)
         recognizer = Recognizer.load(model, progress=not quiet)
-        run_batch(reports.CLASSIFY, recognizer.iter_classify(videos, settings), videos,
-                  fmt=fmt, out=out, report_dir=report_dir, quiet=quiet, desc="classify",
-                  table=_table)
+        shown = VideoProgress(quiet, "classify", "view")
+        results = shown.follow(recognizer.iter_classify(videos, settings, on_progress=shown))
+        run_batch(reports.CLASSIFY, results, videos, fmt=fmt, out=out, report_dir=report_dir,
+                  quiet=quiet, desc="classify", table=_table)
 
 
 def _table(records: list[dict[str, Any]]) -> None:

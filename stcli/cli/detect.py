@@ -12,6 +12,7 @@ import typer
 from .. import reports
 from ..errors import StcliError, UsageError
 from ..settings import DetectSettings, ModelSpec
+from ._checks import conflict, given
 from ._common import (
     FormatOption,
     OutOption,
@@ -28,6 +29,7 @@ from ._common import (
     resume,
     run_batch,
 )
+from ._progress import VideoProgress
 
 ALL_SCORES_THRESHOLD = 0.002  # what AVA evaluation files keep: every score that can matter
 DEFAULTS = DetectSettings()
@@ -72,6 +74,7 @@ def _inode(path: Path) -> tuple[int, int] | None:
 
 @model_options("detection", head=False)
 def detect(
+    ctx: typer.Context,
     paths: PathsArgument,
     model: ModelSpec,
     proposals: Annotated[Path | None, typer.Option(
@@ -118,6 +121,11 @@ def detect(
         from ..tasks.detect import Detector
 
         videos = batch_inputs(paths, fmt, out)
+        # Each of these would silently override the other.
+        conflict("--all-scores", "--action-threshold",
+                 both=all_scores and given(ctx, "action_threshold"))
+        conflict("--proposals", "--person-detector",
+                 both=proposals is not None and given(ctx, "person_detector"))
         if all_scores:
             action_threshold = ALL_SCORES_THRESHOLD
         settings = DetectSettings(**DetectSettings.pick(locals()))
@@ -126,8 +134,11 @@ def detect(
         done, todo = resume(report_dir, skip_existing, videos)
         detector = Detector.load(model, progress=not quiet)
 
+        shown = VideoProgress(quiet, "detect", "keyframe")
+
         def results() -> Iterator[Any]:
-            for result in detector.iter_detect(todo, settings, source):
+            for result in shown.follow(detector.iter_detect(todo, settings, source,
+                                                            on_progress=shown)):
                 if result.status == "ok" and result.video in targets:
                     result = _render(result, targets[result.video], settings, top, quiet)
                 yield result

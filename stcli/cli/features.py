@@ -11,7 +11,8 @@ import typer
 
 from .. import reports
 from ..choices import FeatureDtype
-from ..settings import FeatureSettings, ModelSpec
+from ..settings import DEFAULT_STRIDE, FeatureSettings, ModelSpec
+from ._checks import check_folder
 from ._common import (
     FormatOption,
     PathsArgument,
@@ -24,6 +25,7 @@ from ._common import (
     print_table,
     run_batch,
 )
+from ._progress import VideoProgress
 
 
 @model_options("recognition", head=False)
@@ -33,9 +35,10 @@ def features(
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="Folder for <video>.npy (T, 2048) and <video>.json (snippet times, "
         "settings, checkpoint sha256).", file_okay=False)] = Path("features"),
-    stride: Annotated[int, typer.Option(
-        "--stride", min=1, help="Frames between snippet starts (a snippet is 16 frames, "
-        "every 4th).")] = FeatureSettings.stride,
+    stride: Annotated[int | None, typer.Option(
+        "--stride", min=1, help=f"Frames between snippet starts (a snippet is 16 frames, "
+        f"every 4th). Default: {DEFAULT_STRIDE}, unless --fps.", show_default=False)
+    ] = FeatureSettings.stride,
     fps: Annotated[float | None, typer.Option(
         "--fps", help="Snippets per second instead of --stride.")] = FeatureSettings.fps,
     dtype: Annotated[str, choice_option(FeatureDtype, "--dtype", help="float32 or float16.")
@@ -48,6 +51,7 @@ def features(
         from ..tasks.features import FeatureExtractor  # torch: not at import
 
         videos = batch_inputs(paths, fmt, None)
+        check_folder(out, "--out")
         settings = FeatureSettings(**FeatureSettings.pick(locals()))
         extractor = FeatureExtractor.load(model, progress=not quiet)
         stems = reports.unique_stems(videos)
@@ -59,8 +63,11 @@ def features(
                           "short_side": protocol.short_side, "crop_size": protocol.crop_size},
                 "settings": settings.to_dict()}
 
+        shown = VideoProgress(quiet, "features", "snippet")
+
         def results() -> Iterator[Any]:
-            for result in extractor.iter_features(videos, settings):
+            for result in shown.follow(extractor.iter_features(videos, settings,
+                                                               on_progress=shown)):
                 if result.status == "ok":
                     path = reports.write_features(out, stems[result.video], result, meta)
                     result = dataclasses.replace(result, output=str(path), features=None)

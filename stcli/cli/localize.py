@@ -10,7 +10,8 @@ import typer
 
 from .. import reports
 from ..choices import NmsMode, ScoresFormat
-from ..settings import LocalizeSettings, ModelSpec
+from ..settings import DEFAULT_OVERLAP, LocalizeSettings, ModelSpec
+from ._checks import check_folder
 from ._common import (
     FormatOption,
     OutOption,
@@ -27,6 +28,7 @@ from ._common import (
     resume,
     run_batch,
 )
+from ._progress import VideoProgress
 
 DEFAULTS = LocalizeSettings()
 
@@ -40,9 +42,10 @@ def localize(
         "16-frame clip spread over it (64 = every 4th frame, as the checkpoints were "
         "trained; S-CNN used 16,32,64,128,256,512).")
     ] = ",".join(map(str, DEFAULTS.windows)),
-    overlap: Annotated[float, typer.Option(
-        "--overlap", help="Overlap of consecutive windows of one length, in [0, 1).")
-    ] = DEFAULTS.overlap,
+    overlap: Annotated[float | None, typer.Option(
+        "--overlap", help=f"Overlap of consecutive windows of one length, in [0, 1). "
+        f"Default: {DEFAULT_OVERLAP}, unless --stride-s.", show_default=False)
+    ] = LocalizeSettings.overlap,
     stride_s: Annotated[float | None, typer.Option(
         "--stride-s", help="Window stride in seconds (instead of --overlap).")
     ] = DEFAULTS.stride_s,
@@ -83,19 +86,24 @@ def localize(
     """Find action segments (label, start, end, score) in long videos with sliding windows."""
     with domain_errors(quiet):
         from .. import render  # numpy (and matplotlib on use): not at import
-        from ..tasks.localize import Localizer  # torch: not at import, keeps --help fast
+        from ..tasks.localize import Localizer, check_columns  # torch: not at import
 
         videos = batch_inputs(paths, fmt, out)
         scores_format = ScoresFormat.parse(scores_format)
         if plot is not None:
             render.require_matplotlib()
+        check_folder(scores_out, "--scores-out")
+        check_folder(plot, "--plot")
         settings = LocalizeSettings(**LocalizeSettings.pick(locals()))
+        check_columns(model, settings)  # a typo in --classes fails before the model loads
         done, todo = resume(report_dir, skip_existing, videos)
         localizer = Localizer.load(model, progress=not quiet)
         stems = reports.unique_stems(videos)
+        shown = VideoProgress(quiet, "localize", "window")
 
         def results() -> Iterator[Any]:
-            for result in localizer.iter_localize(todo, settings):
+            for result in shown.follow(localizer.iter_localize(todo, settings,
+                                                               on_progress=shown)):
                 ws = getattr(result, "window_scores", None)
                 if ws is not None and scores_out is not None:
                     reports.write_window_scores(scores_out, stems[result.video], ws,

@@ -15,7 +15,7 @@ _stcli_options() {
     case $1 in
         stcli) echo '--debug --version --help -h' ;;
         'stcli bench') echo '--preset -p --checkpoint -c --video --batch-size --repeats --views --int8 --no-int8 --e2e --no-e2e --torch-variants --device --format -f --out -o --quiet -q --help -h' ;;
-        'stcli classify') echo '--preset -p --checkpoint -c --head --device --backend --precision --batch-size --views --fast --top-k -k --format -f --out -o --report-dir --skip-existing --quiet -q --help -h' ;;
+        'stcli classify') echo '--preset -p --checkpoint -c --head --device --backend --precision --batch-size --views --fast --top-k -k --force --format -f --out -o --report-dir --skip-existing --quiet -q --help -h' ;;
         'stcli detect') echo '--preset -p --checkpoint -c --device --backend --precision --batch-size --proposals --detector --person-detector --person-threshold --keyframe-interval --timestamps --time-offset --action-threshold --all-scores --render --top --format -f --out -o --report-dir --skip-existing --quiet -q --help -h' ;;
         'stcli evaluate') echo '--help -h' ;;
         'stcli evaluate ava') echo '--gt --pred --exclude --labels --iou --protocol --plot --format -f --out -o --help -h' ;;
@@ -24,7 +24,7 @@ _stcli_options() {
         'stcli export') echo '--out -o --preset -p --checkpoint -c --quantize --calibrate --calibration-clips --format -f --quiet -q --help -h' ;;
         'stcli features') echo '--preset -p --checkpoint -c --device --backend --precision --batch-size --out -o --stride --fps --dtype --format -f --report-dir --skip-existing --quiet -q --help -h' ;;
         'stcli localize') echo '--preset -p --checkpoint -c --head --device --backend --precision --batch-size --windows --overlap --stride-s --classes --label-map --min-score --smooth --nms --nms-iou --sigma --max-segments --format -f --out -o --report-dir --skip-existing --scores-out --scores-format --plot --quiet -q --help -h' ;;
-        'stcli train-head') echo '--out -o --preset -p --checkpoint -c --device --backend --precision --batch-size --views --background --val-fraction --seed --weight-decay --cache --no-cache --format -f --quiet -q --help -h' ;;
+        'stcli train-head') echo '--out -o --preset -p --checkpoint -c --device --backend --precision --batch-size --views --background --val-fraction --seed --weight-decay --cache --no-cache --force --format -f --quiet -q --help -h' ;;
         'stcli weights') echo '--help -h' ;;
         'stcli weights download') echo '--force --quiet -q --help -h' ;;
         'stcli weights import') echo '--help -h' ;;

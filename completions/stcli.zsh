@@ -69,6 +69,7 @@ _stcli_classify() {
         --views'[Clips x crops, e.g. 10x3 or 1x1 (crops 1 or 3)]:views: ' \
         --fast'[1 clip, short side 256, centre crop 224 (validation setting)]' \
         '(--top-k -k)'{--top-k,-k}'[Labels per video]:top-k: ' \
+        --force'[Run --views of more than 100 clips x crops per video (slow: the error gives an estimate)]' \
         '(--format -f)'{--format,-f}'[table, json, jsonl or csv]:format:(table json jsonl csv)' \
         '(--out -o)'{--out,-o}'[Write results to FILE (.csv, .json or .jsonl)]:out:_files' \
         --report-dir'[Also write one JSON report per video into DIR]:report-dir:_files -/' \
@@ -245,6 +246,7 @@ _stcli_train_head() {
         --weight-decay'[L2 penalty of the linear head]:weight-decay: ' \
         --cache'[Feature cache folder (default: <weights cache>/features)]:cache:_files -/' \
         --no-cache'[Compute every clip'"'"'s features again, store nothing]' \
+        --force'[Run --views of more than 100 clips x crops per video (slow: the error gives an estimate)]' \
         '(--format -f)'{--format,-f}'[table or json]:format:(table json)' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \

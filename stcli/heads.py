@@ -393,10 +393,7 @@ def save_head(head: Head, path: str | Path) -> Path:
     """
     import safetensors.numpy  # loads on use, like the other readers
 
-    target = Path(path)
-    if target.exists() and not _replaceable(target):
-        raise UsageError(f"{target}: exists and is not an stcli head folder; not replacing it. "
-                         "Choose another path or remove it")
+    target = check_head_target(path)
     info = {"format": FORMAT, "format_version": FORMAT_VERSION, "labels": list(head.labels),
             "background": head.background, "num_classes": len(head.labels),
             "feature_dim": head.feature_dim, "meta": head.meta}
@@ -424,6 +421,17 @@ def save_head(head: Head, path: str | Path) -> Path:
 def _sibling(target: Path, kind: str) -> Path:
     """A hidden, unused name beside ``target`` for staging or retiring a folder."""
     return target.with_name(f".{target.name}.{secrets.token_hex(4)}.{kind}")
+
+
+def check_head_target(path: str | Path) -> Path:
+    """``path`` as a Path, if :func:`save_head` may write there: refuse an existing file
+    or a folder holding anything but a head (checked again when saving; checked first by
+    ``stcli train-head`` so that hours of features are not computed for nothing)."""
+    target = Path(path)
+    if target.exists() and not _replaceable(target):
+        raise UsageError(f"{target}: exists and is not an stcli head folder; not replacing it. "
+                         "Choose another path or remove it")
+    return target
 
 
 def _replaceable(target: Path) -> bool:

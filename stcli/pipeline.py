@@ -9,6 +9,8 @@
 - Streams (``stream_frames`` / ``complete_clips`` / ``scan_windows``): one sequential
   pass over a long video feeding planned clips (sliding windows, snippets, keyframes),
   each frame kept only while a pending clip needs it.
+- Progress (``Progress`` / ``video_progress``): a caller's hook told how many of a
+  video's clips went through the network; the library itself never prints.
 
 Decoding functions are pure (no network work) so they can run on the background thread;
 resizing and the network stay on the caller's thread. Clips are numpy float32 arrays: no
@@ -44,6 +46,19 @@ from .video import VideoInfo, open_video
 
 T = TypeVar("T")
 Paths = str | Path | Iterable[str | Path]  # one video or many, as every task takes them
+# ``on_progress(video, done, total)``: ``done`` of the video's ``total`` clips (views,
+# windows, snippets, keyframes) went through the network; first called with done 0 once
+# the total is known. A long video is minutes of work: this is how a caller can show it.
+Progress = Callable[[str, int, int], None]
+Tick = Callable[[int, int], None]  # one video's ``(done, total)``
+
+
+def video_progress(on_progress: Progress | None, path: str | Path) -> Tick:
+    """``on_progress`` bound to one video, or a no-op when there is no hook."""
+    if on_progress is None:
+        return lambda done, total: None
+    video = str(path)
+    return lambda done, total: on_progress(video, done, total)
 
 
 # -- many videos ---------------------------------------------------------------------------
@@ -295,11 +310,13 @@ def complete_clips(
 def scan_windows(
     path: str | Path, decoded: Iterable[np.ndarray], plan: StreamPlan, preset: Preset,
     batch_size: int, compute: Callable[[np.ndarray], np.ndarray], width: int,
+    tick: Tick | None = None,
 ) -> np.ndarray:
     """``compute`` over the centre-cropped clip of every row of ``plan.clips``, streamed:
     ``decoded`` yields the frames ``plan.needed`` in chunks; each frame is resized (short
     side of the preset's test protocol) and cropped once and kept only while a pending
-    clip needs it. Returns ``(K, width)``."""
+    clip needs it. ``tick(done, total)`` follows the clips through the network. Returns
+    ``(K, width)``."""
     protocol, info, indices = preset.test, plan.info, plan.clips
     size = resized_size(info.width, info.height, protocol.short_side)
     try:
@@ -308,12 +325,18 @@ def scan_windows(
         raise VideoError(path, f"cannot take a centre crop: {exc}") from exc
     out = np.zeros((len(indices), width), dtype=np.float32)
     pending: list[int] = []
+    done = 0
+    tick = tick or (lambda done, total: None)
+    tick(0, len(indices))
     # Clips are written straight into one reused batch buffer: one copy per frame.
     batch = np.empty((batch_size, 3, indices.shape[1], k, k), np.float32)
 
     def flush() -> None:
+        nonlocal done
         if pending:
             out[pending] = compute(batch[: len(pending)])
+            done += len(pending)
+            tick(done, len(indices))
             pending.clear()
 
     def prepare(rows: np.ndarray, chunk: np.ndarray) -> np.ndarray:

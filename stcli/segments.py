@@ -56,7 +56,9 @@ class _ClassIndex:
             )
         close = difflib.get_close_matches(token.lower(), list(self.by_name), n=3, cutoff=0.6)
         names = ", ".join(repr(self.labels[self.by_name[c]]) for c in close)
-        hint = f"did you mean {names}?" if close else f"ids run 0..{len(self.labels) - 1}"
+        examples = ", ".join(repr(name) for name in self.labels[:3] if name)
+        hint = (f"did you mean {names}?" if close else
+                f"give class names such as {examples}, or ids 0..{len(self.labels) - 1}")
         raise UsageError(f"{where}: unknown class {token!r}; {hint}")
 
 

@@ -110,18 +110,24 @@ def parse_windows(text: str) -> tuple[int, ...]:
     return values
 
 
+DEFAULT_OVERLAP = 0.75  # windows of one length, 3/4 overlapping, when no stride is given
+DEFAULT_STRIDE = 4  # frames between feature snippets when no rate is given
+
+
 @dataclass(frozen=True)
 class LocalizeSettings(_Settings):
     """Every knob of ``stcli localize``; recorded in the JSON output.
 
     Windows of each length in ``windows`` (frames; one 16-frame clip each), ``overlap``
-    apart or every ``stride_s`` seconds; ``classes`` (names or ids, comma-separated) and
+    apart (None: 0.75, stored as such) or every ``stride_s`` seconds, not both: then
+    ``overlap`` stays None, as it does not apply; ``classes`` (names or ids, comma-separated) and
     ``label_map`` (CSV folding checkpoint classes into your labels) choose the columns;
     the rest turns window scores into segments (``segments.windows_to_segments``).
     """
 
     windows: tuple[int, ...] = (64,)
-    overlap: float = 0.75
+    # None means "not given", so that a given one can be refused beside stride_s.
+    overlap: float | None = None
     stride_s: float | None = None
     classes: str | None = None
     label_map: str | None = None
@@ -139,9 +145,13 @@ class LocalizeSettings(_Settings):
         _set(self, "label_map", _path_text(self.label_map))
         if not self.windows or any(w < 1 for w in self.windows):
             raise UsageError(f"--windows {self.windows}: window lengths are positive frames")
-        if not 0 <= self.overlap < 1:
+        if self.overlap is not None and self.stride_s is not None:
+            raise UsageError("--overlap and --stride-s conflict: give one")
+        if self.stride_s is None and self.overlap is None:
+            _set(self, "overlap", DEFAULT_OVERLAP)
+        if self.overlap is not None and not 0 <= self.overlap < 1:
             raise UsageError(f"--overlap {self.overlap}: must be in [0, 1)")
-        if self.stride_s is not None and self.stride_s <= 0:
+        if self.stride_s is not None and not self.stride_s > 0:
             raise UsageError(f"--stride-s {self.stride_s}: must be positive")
         _set(self, "nms", NmsMode.parse(self.nms))
         if self.max_segments < 1 or self.smooth < 1:
@@ -215,14 +225,20 @@ class DetectSettings(_Settings):
 @dataclass(frozen=True)
 class FeatureSettings(_Settings):
     """Every knob of ``stcli features``; recorded in each video's JSON sidecar: snippets
-    every ``stride`` frames (or ``fps`` a second), saved as ``dtype``."""
+    every ``stride`` frames (None: 4, stored as such) or ``fps`` a second, not both (then
+    ``stride`` stays None), saved as ``dtype``."""
 
-    stride: int = 4
+    # None means "not given", so that a given one can be refused beside fps.
+    stride: int | None = None
     fps: float | None = None
     dtype: FeatureDtype = FeatureDtype.FLOAT32
 
     def __post_init__(self) -> None:
-        if self.stride < 1:
+        if self.stride is not None and self.fps is not None:
+            raise UsageError("--stride and --fps conflict: give one")
+        if self.stride is None and self.fps is None:
+            _set(self, "stride", DEFAULT_STRIDE)
+        if self.stride is not None and self.stride < 1:
             raise UsageError(f"--stride {self.stride}: must be at least one frame")
         if self.fps is not None and not self.fps > 0:
             raise UsageError(f"--fps {self.fps}: must be positive")
@@ -250,6 +266,8 @@ class TrainHeadSettings(_Settings):
     def __post_init__(self) -> None:
         parse_views(self.views)
         _set(self, "cache", _path_text(self.cache))
+        if self.no_cache and self.cache is not None:
+            raise UsageError("--cache and --no-cache conflict: give one")
         if not 0 <= self.val_fraction < 1:
             raise UsageError(f"--val-fraction {self.val_fraction}: must be at least 0 and "
                              "below 1")

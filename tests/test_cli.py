@@ -129,8 +129,10 @@ def acceptance(tmp_path_factory, generated_videos, ckpt, base_env):
     missing = str(root / "does_not_exist.mp4")
     out = root / "out" / "preds.csv"
     reports = root / "reports"
+    # STCLI_PROGRESS_S=0: a progress line at every step, however fast the run.
     result = stcli("classify", folder, missing, "--checkpoint", ckpt, "--views", "1x1",
-                   "--format", "json", "--out", out, "--report-dir", reports, env=base_env)
+                   "--format", "json", "--out", out, "--report-dir", reports,
+                   env={**base_env, "STCLI_PROGRESS_S": "0"})
     order = sorted(expected)  # a folder's files come in sorted order, then the argument
     videos = [str(folder / name) for name in order] + [missing]
     reasons = {str(folder / n): expected[n] for n in order} | {missing: "not found"}
@@ -213,7 +215,9 @@ def test_acceptance_errors_and_progress_on_stderr(acceptance) -> None:
         if reason:
             assert f"stcli: error: {video}: " in result.stderr
     assert "stcli: error" not in result.stdout
-    assert "classify" in result.stderr  # the progress bar
+    # Progress in a pipe: plain lines, never a bar redrawn with carriage returns.
+    assert "stcli: classify: 6/6 videos (100%)" in result.stderr
+    assert "\r" not in result.stderr
     assert "stcli: 6 videos: 2 ok, 4 failed" in result.stderr
 
 

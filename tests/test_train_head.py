@@ -125,7 +125,8 @@ def test_features_cli_writes_npy_and_sidecar(tmp_path, reference_checkpoint) -> 
     # A 4 s video shorter than one 61-frame snippet: one snippet, from frame 0.
     assert feats.shape == (1, 2048) and feats.dtype == np.float16
     assert side["snippet_start_s"] == [0.0] and side["snippet_end_s"] == [4.0]
-    assert side["settings"] == {"stride": 4, "fps": 2.0, "dtype": "float16"}
+    # --fps replaces --stride: the sidecar records no stride rather than an unused one.
+    assert side["settings"] == {"stride": None, "fps": 2.0, "dtype": "float16"}
     assert len(side["checkpoint_sha256"]) == 64 and side["frames"] == 40
     assert not (out / "missing.npy").exists()
 

@@ -35,6 +35,7 @@ from ..fileio import check_writable_folder, file_identity, write_atomic
 from ..inputs import expand_inputs
 from ..presets import DEFAULT_PRESETS
 from ..settings import ModelSpec
+from ._progress import progress_bar
 
 if TYPE_CHECKING:
     from ..loader import LoadedModel
@@ -398,11 +399,9 @@ def resume_plan(command: str, model: LoadedModel, settings: _Settings, videos: l
 
 def progress(total: int, quiet: bool, desc: str, unit: str = "video",
              leave: bool = True) -> Any:
-    """A progress bar on stderr (hidden when quiet or for a single item)."""
-    from tqdm import tqdm  # not at import: keeps --help fast
-
-    return tqdm(total=total, unit=unit, file=sys.stderr, desc=desc, dynamic_ncols=True,
-                disable=quiet or total < 2, leave=leave)
+    """Progress on stderr, hidden when quiet or for a single item: a tqdm bar on a
+    terminal, plain lines every few seconds otherwise (``_progress``)."""
+    return progress_bar(total, quiet or total < 2, desc, unit, leave)
 
 
 # -- the batch loop ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import typer
 from .. import reports
 from ..presets import load_preset
 from ..settings import ClassifySettings, ModelSpec
+from ._checks import ForceOption, check_views
 from ._common import (
     FormatOption,
     OutOption,
@@ -24,6 +25,7 @@ from ._common import (
     resume_plan,
     run_batch,
 )
+from ._progress import VideoProgress
 
 
 @model_options("recognition")
@@ -38,6 +40,7 @@ def classify(
     ] = ClassifySettings.fast,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Labels per video.")
                      ] = ClassifySettings.top_k,
+    force: ForceOption = False,
     fmt: FormatOption = None,
     out: OutOption = None,
     report_dir: ReportDirOption = None,
@@ -48,16 +51,19 @@ def classify(
     with domain_errors(quiet):
         from ..tasks.classify import Recognizer  # torch: not at import, keeps --help fast
 
+        settings = ClassifySettings(**ClassifySettings.pick(locals()))
+        # Bad or huge --views fail before the model loads.
+        check_views(settings.protocol(load_preset(model.preset)), force)
         videos = batch_inputs(paths, fmt, out, report_dir=report_dir,
                               skip_existing=skip_existing)
-        settings = ClassifySettings(**ClassifySettings.pick(locals()))
-        settings.protocol(load_preset(model.preset))  # reject bad --views before loading
         recognizer = Recognizer.load(model, progress=not quiet)
         writer, plan = resume_plan("classify", recognizer, settings, videos, report_dir,
                                    skip_existing)
-        run_batch(reports.CLASSIFY, recognizer.iter_classify(plan.todo, settings), videos,
-                  fmt=fmt, out=out, quiet=quiet, desc="classify", table=_table,
-                  writer=writer, plan=plan)
+        shown = VideoProgress(quiet, "classify", "view")
+        results = shown.follow(recognizer.iter_classify(plan.todo, settings,
+                                                        on_progress=shown))
+        run_batch(reports.CLASSIFY, results, videos, fmt=fmt, out=out, quiet=quiet,
+                  desc="classify", table=_table, writer=writer, plan=plan)
 
 
 def _table(records: list[dict[str, Any]]) -> None:

@@ -13,6 +13,7 @@ from .. import reports
 from ..errors import StcliError, UsageError
 from ..fileio import file_identity
 from ..settings import DetectSettings, ModelSpec
+from ._checks import conflict, given
 from ._common import (
     FormatOption,
     OutOption,
@@ -31,6 +32,7 @@ from ._common import (
     writable_folder,
     write_failed,
 )
+from ._progress import VideoProgress
 
 ALL_SCORES_THRESHOLD = 0.002  # what AVA evaluation files keep: every score that can matter
 DEFAULTS = DetectSettings()
@@ -62,6 +64,7 @@ def render_targets(render: Path | None, videos: list[str]) -> dict[str, Path]:
 
 @model_options("detection", head=False)
 def detect(
+    ctx: typer.Context,
     paths: PathsArgument,
     model: ModelSpec,
     proposals: Annotated[Path | None, typer.Option(
@@ -107,19 +110,27 @@ def detect(
         from ..persons import person_source
         from ..tasks.detect import Detector
 
-        videos = batch_inputs(paths, fmt, out, report_dir=report_dir,
-                              skip_existing=skip_existing)
+        # Each of these would silently override the other.
+        conflict("--all-scores", "--action-threshold",
+                 both=all_scores and given(ctx, "action_threshold"))
+        conflict("--proposals", "--person-detector",
+                 both=proposals is not None and given(ctx, "person_detector"))
         if all_scores:
             action_threshold = ALL_SCORES_THRESHOLD
         settings = DetectSettings(**DetectSettings.pick(locals()))
+        videos = batch_inputs(paths, fmt, out, report_dir=report_dir,
+                              skip_existing=skip_existing)
         targets = render_targets(render, videos)
         source = person_source(settings)  # a bad proposals file fails before model loading
         detector = Detector.load(model, progress=not quiet)
         writer, plan = resume_plan("detect", detector, settings, videos, report_dir,
                                    skip_existing)
 
+        shown = VideoProgress(quiet, "detect", "keyframe")
+
         def results() -> Iterator[Any]:
-            for result in detector.iter_detect(plan.todo, settings, source):
+            for result in shown.follow(detector.iter_detect(plan.todo, settings, source,
+                                                            on_progress=shown)):
                 if result.status == "ok" and result.video in targets:
                     result = _render(result, targets[result.video], settings, top, quiet)
                 yield result

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from ..choices import Quantization, SummaryFormat
+from ..errors import UsageError
 from ..inputs import expand_inputs
+from ._checks import given
 from ._common import (
     CheckpointOption,
     PresetOption,
@@ -24,6 +26,7 @@ from ._common import (
 
 
 def export(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="The .onnx file to write.", dir_okay=False)],
     preset: PresetOption = "k400",
@@ -50,6 +53,11 @@ def export(
         from ..deploy.export import export_model  # torch: not at import, keeps --help fast
 
         stdout_format(fmt, choices=SummaryFormat)  # a bad --format fails before any work
+        # Calibration is for --quantize only: without it, it would be silently ignored.
+        for option, name in (("--calibrate", "calibrate"),
+                             ("--calibration-clips", "calibration_clips")):
+            if quantize is None and given(ctx, name):
+                raise UsageError(f"{option} is for --quantize int8: give both, or neither")
         videos = expand_inputs(calibrate) if calibrate else []
         result = export_model(
             preset, out, checkpoint=checkpoint, quantize=quantize, calibrate=videos,

@@ -13,7 +13,7 @@ from .. import reports
 from ..choices import FeatureDtype
 from ..errors import UsageError
 from ..fileio import file_identity
-from ..settings import FeatureSettings, ModelSpec
+from ..settings import DEFAULT_STRIDE, FeatureSettings, ModelSpec
 from ._common import (
     FormatOption,
     PathsArgument,
@@ -30,6 +30,7 @@ from ._common import (
     run_batch,
     write_failed,
 )
+from ._progress import VideoProgress
 
 
 @model_options("recognition", head=False)
@@ -39,9 +40,10 @@ def features(
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="Folder for <video>.npy (T, 2048) and <video>.json (snippet times, "
         "settings, checkpoint sha256).", file_okay=False)] = Path("features"),
-    stride: Annotated[int, typer.Option(
-        "--stride", min=1, help="Frames between snippet starts (a snippet is 16 frames, "
-        "every 4th).")] = FeatureSettings.stride,
+    stride: Annotated[int | None, typer.Option(
+        "--stride", min=1, help=f"Frames between snippet starts (a snippet is 16 frames, "
+        f"every 4th). Default: {DEFAULT_STRIDE}, unless --fps.", show_default=False)
+    ] = FeatureSettings.stride,
     fps: Annotated[float | None, typer.Option(
         "--fps", help="Snippets per second instead of --stride.")] = FeatureSettings.fps,
     dtype: Annotated[str, choice_option(FeatureDtype, "--dtype", help="float32 or float16.")
@@ -55,12 +57,12 @@ def features(
     with domain_errors(quiet):
         from ..tasks.features import FeatureExtractor  # torch: not at import
 
+        settings = FeatureSettings(**FeatureSettings.pick(locals()))
         videos = batch_inputs(paths, fmt, None, report_dir=report_dir,
                               skip_existing=skip_existing, folders={"--out": out})
         if report_dir is not None and file_identity(report_dir) == file_identity(out):
             raise UsageError(f"--report-dir {report_dir} is the --out folder, where each "
                              "video's .json sidecar goes: give another folder")
-        settings = FeatureSettings(**FeatureSettings.pick(locals()))
         extractor = FeatureExtractor.load(model, progress=not quiet)
         writer, plan = resume_plan("features", extractor, settings, videos, report_dir,
                                    skip_existing)
@@ -73,8 +75,11 @@ def features(
                           "short_side": protocol.short_side, "crop_size": protocol.crop_size},
                 "settings": settings.to_dict()}
 
+        shown = VideoProgress(quiet, "features", "snippet")
+
         def results() -> Iterator[Any]:
-            for result in extractor.iter_features(plan.todo, settings):
+            for result in shown.follow(extractor.iter_features(plan.todo, settings,
+                                                               on_progress=shown)):
                 if result.status == "ok":
                     try:
                         path = reports.write_features(out, stems[result.video], result, meta)

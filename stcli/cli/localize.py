@@ -10,7 +10,7 @@ import typer
 
 from .. import reports
 from ..choices import NmsMode, ScoresFormat
-from ..settings import LocalizeSettings, ModelSpec
+from ..settings import DEFAULT_OVERLAP, LocalizeSettings, ModelSpec
 from ._common import (
     FormatOption,
     OutOption,
@@ -28,6 +28,7 @@ from ._common import (
     run_batch,
     write_failed,
 )
+from ._progress import VideoProgress
 
 DEFAULTS = LocalizeSettings()
 
@@ -41,9 +42,10 @@ def localize(
         "16-frame clip spread over it (64 = every 4th frame, as the checkpoints were "
         "trained; S-CNN used 16,32,64,128,256,512).")
     ] = ",".join(map(str, DEFAULTS.windows)),
-    overlap: Annotated[float, typer.Option(
-        "--overlap", help="Overlap of consecutive windows of one length, in [0, 1).")
-    ] = DEFAULTS.overlap,
+    overlap: Annotated[float | None, typer.Option(
+        "--overlap", help=f"Overlap of consecutive windows of one length, in [0, 1). "
+        f"Default: {DEFAULT_OVERLAP}, unless --stride-s.", show_default=False)
+    ] = LocalizeSettings.overlap,
     stride_s: Annotated[float | None, typer.Option(
         "--stride-s", help="Window stride in seconds (instead of --overlap).")
     ] = DEFAULTS.stride_s,
@@ -84,22 +86,25 @@ def localize(
     """Find action segments (label, start, end, score) in long videos with sliding windows."""
     with domain_errors(quiet):
         from .. import render  # numpy (and matplotlib on use): not at import
-        from ..tasks.localize import Localizer  # torch: not at import, keeps --help fast
+        from ..tasks.localize import Localizer, check_columns  # torch: not at import
 
-        videos = batch_inputs(paths, fmt, out, report_dir=report_dir,
-                              skip_existing=skip_existing,
-                              folders={"--scores-out": scores_out, "--plot": plot})
+        settings = LocalizeSettings(**LocalizeSettings.pick(locals()))
+        check_columns(model, settings)  # a typo in --classes fails before the model loads
         scores_format = ScoresFormat.parse(scores_format)
         if plot is not None:
             render.require_matplotlib()
-        settings = LocalizeSettings(**LocalizeSettings.pick(locals()))
+        videos = batch_inputs(paths, fmt, out, report_dir=report_dir,
+                              skip_existing=skip_existing,
+                              folders={"--scores-out": scores_out, "--plot": plot})
         localizer = Localizer.load(model, progress=not quiet)
         writer, plan = resume_plan("localize", localizer, settings, videos, report_dir,
                                    skip_existing)
         stems = reports.unique_stems(videos)
+        shown = VideoProgress(quiet, "localize", "window")
 
         def results() -> Iterator[Any]:
-            for result in localizer.iter_localize(plan.todo, settings):
+            for result in shown.follow(localizer.iter_localize(plan.todo, settings,
+                                                               on_progress=shown)):
                 ws = getattr(result, "window_scores", None)
                 try:
                     if ws is not None and scores_out is not None:

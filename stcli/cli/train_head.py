@@ -8,7 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from ..choices import SummaryFormat
+from ..errors import UsageError
+from ..presets import load_preset
 from ..settings import ModelSpec, TrainHeadSettings
+from ._checks import ForceOption, check_views
 from ._common import (
     EXIT_FAILED,
     QuietOption,
@@ -53,18 +56,28 @@ def train_head(
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Compute every clip's features again, store nothing.")
     ] = TrainHeadSettings.no_cache,
+    force: ForceOption = False,
     fmt: SummaryFormatOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Train a head on labelled clips; use it with classify/localize --head."""
     with domain_errors(quiet):
         # torch: not at import, keeps --help fast
-        from ..heads import save_head
+        from ..heads import check_head_target, save_head
         from ..tasks.train_head import HeadTrainer, read_clips
 
-        stdout_format(fmt, choices=SummaryFormat)  # a bad --format fails before any work
+        # Everything that can be checked is, before the model loads and features are made.
+        stdout_format(fmt, choices=SummaryFormat)
         settings = TrainHeadSettings(**TrainHeadSettings.pick(locals()))
-        rows = read_clips(clips)  # a malformed CSV fails before the model loads
+        check_views(load_preset(model.preset).protocol(settings.views), force,
+                    per="training clip")
+        check_head_target(out)
+        rows = read_clips(clips)
+        labels = sorted({row.label for row in rows})
+        if settings.background is not None and settings.background not in labels:
+            raise UsageError(f"--background '{settings.background}' is not a label of {clips}: "
+                             f"its labels are {', '.join(labels[:10])}"
+                             f"{', ...' if len(labels) > 10 else ''}")
         trainer = HeadTrainer.load(model, progress=not quiet)
         bar = progress(len(rows), quiet, "features", unit="clip")
 

@@ -21,10 +21,13 @@ from ..loader import LoadedModel
 from ..pipeline import (
     Paths,
     PreparedVideo,
+    Progress,
+    Tick,
     assemble_views,
     decode_views,
     prepare_views,
     run_videos,
+    video_progress,
 )
 from ..presets import Protocol
 from ..results import ClassScore, Prediction, Result
@@ -44,9 +47,23 @@ class Recognizer(LoadedModel):
         return self.probabilities(clips[i : i + size] for i in range(0, len(clips), size))
 
     def predict(self, path: str, prepared: PreparedVideo, protocol: Protocol,
-                top_k: int) -> Prediction:
-        """The video's prediction: the views' softmax averaged, its ``top_k`` classes."""
-        probs = self.probabilities(prepared.batches(self.batch_size)).mean(axis=0)
+                top_k: int, tick: Tick | None = None) -> Prediction:
+        """The video's prediction: the views' softmax averaged, its ``top_k`` classes;
+        ``tick(done, total)`` follows the views through the network."""
+        total = len(prepared.plan)
+
+        def batches() -> Iterator[np.ndarray]:
+            done = 0
+            for batch in prepared.batches(self.batch_size):
+                yield batch
+                # Resumed once the network has taken this batch: it is done.
+                done += len(batch)
+                if tick is not None:
+                    tick(done, total)
+
+        if tick is not None:
+            tick(0, total)
+        probs = self.probabilities(batches()).mean(axis=0)
         # Best first; among equal scores the lower class id, as torch.topk gives them.
         ids = np.argsort(-probs, kind="stable")[: min(top_k, len(probs))]
         scores = probs[ids]
@@ -62,26 +79,28 @@ class Recognizer(LoadedModel):
             ],
         )
 
-    def iter_classify(self, paths: Paths, settings: ClassifySettings | None = None,
-                      **changes: Any) -> Iterator[Result]:
+    def iter_classify(self, paths: Paths, settings: ClassifySettings | None = None, *,
+                      on_progress: Progress | None = None, **changes: Any) -> Iterator[Result]:
         """Yield one result per path, in order; a bad video yields a ``VideoFailure``.
 
-        ``changes`` override fields of ``settings`` (``views="1x1"``, ``top_k=3``, ...).
+        ``changes`` override fields of ``settings`` (``views="1x1"``, ``top_k=3``, ...);
+        ``on_progress(video, done, total)`` follows each video's views.
         """
         settings = dataclasses.replace(settings or ClassifySettings(), **changes)
         protocol = settings.protocol(self.preset)
 
         def process(path: str, decoded: Iterator[Any], started: float) -> Prediction:
             prepared = assemble_views(path, decoded, self.preset, protocol, started)
-            return self.predict(path, prepared, protocol, settings.top_k)
+            return self.predict(path, prepared, protocol, settings.top_k,
+                                video_progress(on_progress, path))
 
         return run_videos(paths, lambda p: decode_views(p, self.preset, protocol), process,
                           self.preset.name)
 
-    def classify(self, paths: Paths, settings: ClassifySettings | None = None,
-                 **changes: Any) -> list[Result]:
+    def classify(self, paths: Paths, settings: ClassifySettings | None = None, *,
+                 on_progress: Progress | None = None, **changes: Any) -> list[Result]:
         """Classify one path or many; returns one record per path, in order."""
-        return list(self.iter_classify(paths, settings, **changes))
+        return list(self.iter_classify(paths, settings, on_progress=on_progress, **changes))
 
 
 def load_recognizer(preset: str | None = None, checkpoint: str | Path | None = None, *,

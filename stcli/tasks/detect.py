@@ -21,7 +21,16 @@ import numpy as np
 from ..errors import VideoError
 from ..loader import LoadedModel
 from ..persons import PersonBoxes, PersonSource, person_source
-from ..pipeline import Paths, StreamPlan, complete_clips, run_videos, stream_frames
+from ..pipeline import (
+    Paths,
+    Progress,
+    StreamPlan,
+    Tick,
+    complete_clips,
+    run_videos,
+    stream_frames,
+    video_progress,
+)
 from ..results import ActionScore, Detection, Keyframe, PersonActions, Result
 from ..sampling import keyframe_indices, keyframe_times
 from ..settings import DetectSettings, ModelSpec
@@ -86,7 +95,7 @@ class Detector(LoadedModel):
         )
 
     def _detect(self, path: str, decoded: Iterator[Any], settings: DetectSettings,
-                source: PersonSource, started: float) -> Detection:
+                source: PersonSource, started: float, tick: Tick) -> Detection:
         plan: StreamPlan = next(decoded)
         info, clips, (times, centres) = plan.info, plan.clips, plan.context
         size = self.preset.test.crop_size
@@ -102,6 +111,7 @@ class Detector(LoadedModel):
                     for j, r in enumerate(rows.tolist())]
 
         found: dict[int, Keyframe] = {}
+        tick(0, len(times))
         pending: list[tuple[int, PersonBoxes]] = []
         batch = np.empty((self.batch_size, 3, self.preset.clip_len, size, size), np.float32)
 
@@ -125,11 +135,13 @@ class Detector(LoadedModel):
                     self._person(b, s, r) for b, s, r in zip(people.boxes, people.scores, rows,
                                                              strict=True)))
             pending.clear()
+            tick(len(found), len(times))
 
         for k, frames in complete_clips(path, decoded, plan.needed, clips, prepare):
             people = source.find(video_id, stamp(k), frames[int(centres[k])][1])
             if not len(people.boxes):
                 found[k] = Keyframe(stamp(k), int(centres[k]), ())
+                tick(len(found), len(times))
                 continue
             slot = batch[len(pending)]
             for t, i in enumerate(clips[k].tolist()):
@@ -149,24 +161,27 @@ class Detector(LoadedModel):
     # -- batches -------------------------------------------------------------------------
     def iter_detect(
         self, paths: Paths, settings: DetectSettings | None = None,
-        source: PersonSource | None = None,
+        source: PersonSource | None = None, *, on_progress: Progress | None = None,
     ) -> Iterator[Result]:
         """One :class:`Detection` (or ``VideoFailure``) per path, in order.
 
-        ``source`` (default: ``persons.person_source(settings)``) finds the persons.
+        ``source`` (default: ``persons.person_source(settings)``) finds the persons;
+        ``on_progress(video, done, total)`` follows each video's keyframes.
         """
         settings = settings or DetectSettings()
         # A bad proposals file or detector stops the run before any video is touched.
         source = source or person_source(settings)
         return run_videos(
             paths, lambda p: self._decode(p, settings, source),
-            lambda p, decoded, started: self._detect(p, decoded, settings, source, started),
+            lambda p, decoded, started: self._detect(p, decoded, settings, source, started,
+                                                     video_progress(on_progress, p)),
             self.preset.name,
         )
 
-    def detect(self, paths: Paths, settings: DetectSettings | None = None) -> list[Result]:
+    def detect(self, paths: Paths, settings: DetectSettings | None = None, *,
+               on_progress: Progress | None = None) -> list[Result]:
         """Detect in one path or many; one record per path, in order."""
-        return list(self.iter_detect(paths, settings))
+        return list(self.iter_detect(paths, settings, on_progress=on_progress))
 
 
 def load_detector(preset: str | None = None, checkpoint: str | Path | None = None, *,

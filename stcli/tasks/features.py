@@ -18,7 +18,16 @@ from typing import Any
 import numpy as np
 
 from ..loader import LoadedModel
-from ..pipeline import Paths, StreamPlan, run_videos, scan_windows, stream_frames
+from ..pipeline import (
+    Paths,
+    Progress,
+    StreamPlan,
+    Tick,
+    run_videos,
+    scan_windows,
+    stream_frames,
+    video_progress,
+)
 from ..presets import FEATURE_DIM
 from ..results import Features, Result
 from ..sampling import clip_span, clips_from, snippet_starts
@@ -43,10 +52,10 @@ class FeatureExtractor(LoadedModel):
                           self.preset.frame_interval)
 
     def _extract(self, path: str, decoded: Iterator[Any], settings: FeatureSettings,
-                 started: float) -> Features:
+                 started: float, tick: Tick | None = None) -> Features:
         plan: StreamPlan = next(decoded)
         feats = scan_windows(path, decoded, plan, self.preset, self.batch_size, self.features,
-                             FEATURE_DIM)
+                             FEATURE_DIM, tick)
         info, indices = plan.info, plan.clips
         span = clip_span(self.preset.clip_len, self.preset.frame_interval)
         starts = indices[:, 0]
@@ -61,20 +70,24 @@ class FeatureExtractor(LoadedModel):
         )
 
     def iter_features(
-        self, paths: Paths, settings: FeatureSettings | None = None
+        self, paths: Paths, settings: FeatureSettings | None = None, *,
+        on_progress: Progress | None = None,
     ) -> Iterator[Result]:
-        """One :class:`Features` (or ``VideoFailure``) per path, in order."""
+        """One :class:`Features` (or ``VideoFailure``) per path, in order;
+        ``on_progress(video, done, total)`` follows each video's snippets."""
         settings = settings or FeatureSettings()
         return run_videos(
             paths, lambda p: stream_frames(p, "snippets",
                                            lambda info: (self.plan(info, settings), None)),
-            lambda p, decoded, started: self._extract(p, decoded, settings, started),
+            lambda p, decoded, started: self._extract(p, decoded, settings, started,
+                                                      video_progress(on_progress, p)),
             self.preset.name,
         )
 
-    def extract(self, paths: Paths, settings: FeatureSettings | None = None) -> list[Result]:
+    def extract(self, paths: Paths, settings: FeatureSettings | None = None, *,
+                on_progress: Progress | None = None) -> list[Result]:
         """Features of one path or many; one record per path, in order."""
-        return list(self.iter_features(paths, settings))
+        return list(self.iter_features(paths, settings, on_progress=on_progress))
 
 
 def load_extractor(preset: str | None = None, checkpoint: str | Path | None = None, *,

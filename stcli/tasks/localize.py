@@ -18,8 +18,19 @@ from typing import Any
 
 import numpy as np
 
+from ..heads import load_head
 from ..loader import LoadedModel
-from ..pipeline import Paths, StreamPlan, run_videos, scan_windows, stream_frames
+from ..pipeline import (
+    Paths,
+    Progress,
+    StreamPlan,
+    Tick,
+    run_videos,
+    scan_windows,
+    stream_frames,
+    video_progress,
+)
+from ..presets import DEFAULT_PRESETS, load_preset
 from ..results import Localization, Result
 from ..sampling import WindowPlan, sliding_windows
 from ..segments import fold_scores, read_label_map, select_classes, windows_to_segments
@@ -55,38 +66,60 @@ class _Columns:
         return probs[:, self.keep]
 
 
+def score_columns(settings: LocalizeSettings, labels: list[str],
+                  background: str | None = None) -> _Columns:
+    """The columns ``settings`` report of a model with these class ``labels`` (and a
+    head's ``background`` label); a bad ``--classes`` or ``--label-map`` raises here."""
+    ids, fold = list(range(len(labels))), None
+    if settings.label_map:
+        labels, fold = read_label_map(settings.label_map, list(labels))
+        ids = list(range(len(labels)))
+    # A head's background class only takes probability away from the actions: windows
+    # where it wins score low everywhere else and make no segments.
+    default = [i for i in ids if labels[i] != background]
+    keep = select_classes(settings.classes, labels) if settings.classes else default
+    return _Columns([labels[k] for k in keep], [ids[k] for k in keep], fold, list(keep))
+
+
+def check_columns(spec: ModelSpec, settings: LocalizeSettings) -> None:
+    """Check ``--classes`` and ``--label-map`` against the labels ``spec`` will have
+    (its head's, else its preset's label file) without loading any weights, so that a
+    typo fails in a second rather than after the model has loaded."""
+    if spec.head is not None:
+        head = load_head(spec.head)
+        labels, background = list(head.labels), head.background
+    else:
+        labels = load_preset(spec.preset or DEFAULT_PRESETS["recognition"]).labels
+        background = None
+    score_columns(settings, labels, background)
+
+
 class Localizer(LoadedModel):
     """A loaded recognition model used as a sliding-window scorer."""
 
     def _columns(self, settings: LocalizeSettings) -> _Columns:
-        labels, ids, fold = list(self.labels), list(range(len(self.labels))), None
-        if settings.label_map:
-            labels, fold = read_label_map(settings.label_map, list(self.labels))
-            ids = list(range(len(labels)))
         background = self.head.background if self.head is not None else None
-        # A head's background class only takes probability away from the actions: windows
-        # where it wins score low everywhere else and make no segments.
-        default = [i for i in ids if labels[i] != background]
-        keep = select_classes(settings.classes, labels) if settings.classes else default
-        return _Columns([labels[k] for k in keep], [ids[k] for k in keep], fold, list(keep))
+        return score_columns(settings, list(self.labels), background)
 
     def _decode(self, path: str | Path, settings: LocalizeSettings) -> Iterator[Any]:
         def plan(info: VideoInfo) -> tuple[np.ndarray, WindowPlan]:
             stride = None
             if settings.stride_s is not None:
                 stride = max(1, round(settings.stride_s * info.fps))
-            windows = sliding_windows(info.num_frames, settings.windows, settings.overlap,
-                                      stride, self.preset.clip_len)
+            # overlap is None only when stride_s is given, and then it is not used.
+            windows = sliding_windows(info.num_frames, settings.windows,
+                                      settings.overlap or 0.0, stride, self.preset.clip_len)
             return windows.indices, windows
 
         return stream_frames(path, "windows", plan)
 
-    def _scores(self, path: str | Path, decoded: Iterator[Any],
-                columns: _Columns) -> tuple[StreamPlan, WindowScores]:
+    def _scores(self, path: str | Path, decoded: Iterator[Any], columns: _Columns,
+                tick: Tick | None = None) -> tuple[StreamPlan, WindowScores]:
         """Every window's scores, from a ``_decode`` stream (on this thread)."""
         plan: StreamPlan = next(decoded)
         probs = scan_windows(path, decoded, plan, self.preset, self.batch_size,
-                             lambda batch: self.probabilities([batch]), len(self.labels))
+                             lambda batch: self.probabilities([batch]), len(self.labels),
+                             tick)
         windows: WindowPlan = plan.context
         info = plan.info
         # Presentation times: a window runs from its first frame to the end of its last.
@@ -103,14 +136,16 @@ class Localizer(LoadedModel):
         return plan.info, scores
 
     def iter_localize(
-        self, paths: Paths, settings: LocalizeSettings | None = None
+        self, paths: Paths, settings: LocalizeSettings | None = None, *,
+        on_progress: Progress | None = None,
     ) -> Iterator[Result]:
-        """One :class:`Localization` (or ``VideoFailure``) per path, in order."""
+        """One :class:`Localization` (or ``VideoFailure``) per path, in order;
+        ``on_progress(video, done, total)`` follows each video's windows."""
         settings = settings or LocalizeSettings()
         columns = self._columns(settings)  # bad --classes / --label-map fail before any work
 
         def process(path: str, decoded: Iterator[Any], started: float) -> Localization:
-            plan, ws = self._scores(path, decoded, columns)
+            plan, ws = self._scores(path, decoded, columns, video_progress(on_progress, path))
             segments = windows_to_segments(
                 ws.starts_s, ws.ends_s, ws.scores, ws.labels, ws.class_ids,
                 scale_ids=ws.scale_ids, **settings.segment_options())
@@ -126,9 +161,10 @@ class Localizer(LoadedModel):
 
         return run_videos(paths, lambda p: self._decode(p, settings), process, self.preset.name)
 
-    def localize(self, paths: Paths, settings: LocalizeSettings | None = None) -> list[Result]:
+    def localize(self, paths: Paths, settings: LocalizeSettings | None = None, *,
+                 on_progress: Progress | None = None) -> list[Result]:
         """Localize one path or many; one record per path, in order."""
-        return list(self.iter_localize(paths, settings))
+        return list(self.iter_localize(paths, settings, on_progress=on_progress))
 
 
 def load_localizer(preset: str | None = None, checkpoint: str | Path | None = None, *,

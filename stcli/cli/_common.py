@@ -354,8 +354,13 @@ def writable_folder(flag: str, folder: Path) -> None:
     try:
         check_writable_folder(folder)
     except OSError as exc:
-        raise UsageError(f"{flag}: cannot write into {exc.filename or folder} "
-                         f"({exc.strerror or exc}): choose a writable place") from None
+        # The commonest cause gets its own words: a file where a folder must be.
+        blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            reason = f"{blocker} is a file, not a folder"
+        else:
+            reason = f"cannot write into {exc.filename or folder} ({exc.strerror or exc})"
+        raise UsageError(f"{flag} {folder}: {reason}: choose a writable place") from None
 
 
 def write_failed(result: Any, flag: str, exc: OSError) -> Any:

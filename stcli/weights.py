@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from .errors import CheckpointError, WeightsError, unwritable_cache
 from .fileio import atomic_path, file_lock, write_atomic
 from .hashes import file_sha256, remember, sha256_of
 from .presets import Preset
+from .progress import progress_bar
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 30
@@ -180,18 +180,17 @@ def _store(target: Path, fill: Callable[[Path], None], replace: bool) -> Path:
 def _fetch(url: str, dest: Path, progress: bool) -> None:
     import urllib.request  # ~12 ms of imports, for the rare run that downloads
 
-    from tqdm import tqdm  # only when downloading
-
     request = urllib.request.Request(url, headers={"User-Agent": "stcli"})
     with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response, open(dest, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(
-            total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-            desc=f"downloading {Path(url).name}", disable=not progress, leave=False,
-        ) as bar:
+        bar = progress_bar(total, not progress, f"downloading {Path(url).name}", "B",
+                           leave=False)
+        try:
             for block in iter(lambda: response.read(_CHUNK), b""):
                 out.write(block)
                 bar.update(len(block))
+        finally:
+            bar.close()
 
 
 def _check(preset: Preset, source: Path) -> None:

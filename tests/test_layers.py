@@ -15,7 +15,8 @@ MAX_LINES = 600
 # Bottom to top, as README "Development" describes; a module may import its own layer and
 # those below. A new module must be placed here: where it sits is a design decision.
 LAYERS = {
-    0: {"version", "errors", "choices", "presets", "results", "fileio", "inputs", "settings"},
+    0: {"version", "errors", "choices", "presets", "results", "fileio", "inputs", "settings",
+        "progress"},
     1: {"roi", "model", "checkpoints", "build", "hashes"},
     2: {"weights"},
     3: {"containers", "video", "sampling", "transforms"},

@@ -504,3 +504,16 @@ def test_a_checkpoint_is_hashed_again_only_when_its_stat_changed(tmp_path: Path)
     os.utime(other, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     os.replace(other, ckpt)
     assert _sha_in_a_new_process(ckpt, xdg) == sha256(ckpt) != real
+
+
+def test_download_progress_off_a_terminal_is_plain_lines(env: dict[str, Path],
+                                                         mirror: Mirror) -> None:
+    """A download's bar once wrote tqdm's carriage returns into logs."""
+    result = run_stcli("weights", "download", "k400",
+                       env={**cli_env(env, mirror_url=mirror.url("good")),
+                            "STCLI_PROGRESS_S": "0"})
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if "downloading" in line]
+    assert lines and lines[-1].startswith(f"stcli: downloading {K400_FILE}: ")
+    assert " MB (100%), " in lines[-1] and lines[-1].endswith(" MB/s"), lines

@@ -34,8 +34,8 @@ from ..errors import OutputError, StcliError, UsageError
 from ..fileio import check_writable_folder, file_identity, write_atomic
 from ..inputs import expand_inputs
 from ..presets import DEFAULT_PRESETS
+from ..progress import progress_bar
 from ..settings import ModelSpec
-from ._progress import progress_bar
 
 if TYPE_CHECKING:
     from ..loader import LoadedModel

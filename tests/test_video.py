@@ -258,3 +258,16 @@ def test_container_check_spares_the_probe_only_for_whole_files(generated_videos,
     assert not _looks_intact(str(text))
     mkv = make_video(tmp_path / "clip.mkv", frames=5, size=(64, 48))
     assert _looks_intact(str(mkv))
+
+
+@pytest.mark.parametrize("indices", [list(range(0, 90, 4)), list(range(3, 90, 8)),
+                                     [5, 17, 89], list(range(90))],
+                         ids=["every-4th", "every-8th-from-3", "irregular", "all"])
+def test_ffmpeg_pipe_selecting_frames_inside_ffmpeg_returns_the_frames_asked(
+        generated_videos, indices):
+    """Regular index sets are selected by ffmpeg itself (a select filter, before the RGB
+    conversion); what comes back must be exactly the frames decord reads there."""
+    path = str(generated_videos["landscape"])
+    piped = np.concatenate(list(FfmpegVideo(path).read_chunks(indices, chunk=7)))
+    with DecordVideo(path) as decord:
+        assert np.array_equal(piped, decord.read(indices))

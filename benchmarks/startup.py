@@ -36,7 +36,7 @@ from stcli.tasks.classify import Recognizer
 from stcli.pipeline import decode_views
 t["imports"] = time.time()
 video, checkpoint = sys.argv[1], sys.argv[2]
-videos = batch_inputs([video], "json", None)
+videos = batch_inputs([video], "json", None).videos
 settings = ClassifySettings()
 spec = ModelSpec(checkpoint=checkpoint)
 t["settings"] = time.time()

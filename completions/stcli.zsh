@@ -20,6 +20,7 @@ _stcli() {
                 'export:Export a preset'"'"'s model to ONNX (fp32, or int8 with --quantize int8)'
                 'features:Extract SqueezeTime snippet features (globally pooled backbone output) per video'
                 'localize:Find action segments (label, start, end, score) in long videos with sliding windows'
+                'merge:Merge the parts of a sharded run; refuses parts of other settings or runs, and names a missing, repeated or unfinished shard'
                 'train-head:Train a head on labelled clips; use it with classify/localize --head'
                 'weights:List, locate, download and import checkpoint files; prune the ONNX exports made from them'
             )
@@ -33,6 +34,7 @@ _stcli() {
                 export) _stcli_export ;;
                 features) _stcli_features ;;
                 localize) _stcli_localize ;;
+                merge) _stcli_merge ;;
                 train-head) _stcli_train_head ;;
                 weights) _stcli_weights ;;
             esac ;;
@@ -74,6 +76,8 @@ _stcli_classify() {
         '(--out -o)'{--out,-o}'[Write results to FILE (.csv, .json or .jsonl)]:out:_files' \
         --report-dir'[Also write one JSON report per video into DIR]:report-dir:_files -/' \
         --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
+        --shard'[Process only shard I/N of the videos (I from 0), or '"'"'auto'"'"': the index and count of a SLURM array or Kubernetes indexed Job. --out FILE becomes FILE.part-IIII-of-NNNN.EXT; join the parts with '"'"'stcli merge'"'"']:shard: ' \
+        --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -101,6 +105,8 @@ _stcli_detect() {
         '(--out -o)'{--out,-o}'[Write results to FILE (.csv, .json or .jsonl)]:out:_files' \
         --report-dir'[Also write one JSON report per video into DIR]:report-dir:_files -/' \
         --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
+        --shard'[Process only shard I/N of the videos (I from 0), or '"'"'auto'"'"': the index and count of a SLURM array or Kubernetes indexed Job. --out FILE becomes FILE.part-IIII-of-NNNN.EXT; join the parts with '"'"'stcli merge'"'"']:shard: ' \
+        --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -193,6 +199,8 @@ _stcli_features() {
         '(--format -f)'{--format,-f}'[table, json, jsonl or csv]:format:(table json jsonl csv)' \
         --report-dir'[Also write one JSON report per video into DIR]:report-dir:_files -/' \
         --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
+        --shard'[Process only shard I/N of the videos (I from 0), or '"'"'auto'"'"': the index and count of a SLURM array or Kubernetes indexed Job. --out FILE becomes FILE.part-IIII-of-NNNN.EXT; join the parts with '"'"'stcli merge'"'"']:shard: ' \
+        --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -222,12 +230,22 @@ _stcli_localize() {
         '(--out -o)'{--out,-o}'[Write results to FILE (.csv, .json or .jsonl)]:out:_files' \
         --report-dir'[Also write one JSON report per video into DIR]:report-dir:_files -/' \
         --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
+        --shard'[Process only shard I/N of the videos (I from 0), or '"'"'auto'"'"': the index and count of a SLURM array or Kubernetes indexed Job. --out FILE becomes FILE.part-IIII-of-NNNN.EXT; join the parts with '"'"'stcli merge'"'"']:shard: ' \
+        --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
         --scores-out'[Save each video'"'"'s window scores into DIR (to re-threshold without running the model again)]:scores-out:_files -/' \
         --scores-format'[csv or npz, for --scores-out]:scores-format:(csv npz)' \
         --plot'[Write a PNG timeline per video into DIR (needs matplotlib: pip install '"'"'stcli\[plot\]'"'"')]:plot:_files -/' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
+}
+
+_stcli_merge() {
+    _arguments \
+        '(--out -o)'{--out,-o}'[The merged file (.csv, .json or .jsonl): what one process running every shard would have written]:out:_files' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit]' \
+        '*:parts: '
 }
 
 _stcli_train_head() {

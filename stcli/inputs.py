@@ -6,6 +6,7 @@ import glob
 import os
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TextIO
 
 # Container formats searched for when a folder is given; explicit paths are always kept.
@@ -18,23 +19,38 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> list[str]
     """Files as given, folders searched recursively for videos, globs expanded, and ``-``
     replaced by the paths read from ``stdin`` (one per line). Order is kept, duplicates
     dropped. A path that does not exist is kept so that it gets its own error record."""
-    out: list[str] = []
+    return list(input_keys(args, stdin))
+
+
+def input_keys(args: Iterable[str], stdin: TextIO | None = None) -> dict[str, str]:
+    """``expand_inputs``'s videos, in order, each with a key that names it independently of
+    the listing: its path relative to the folder argument it was found under (``/``
+    separated), else the path as given (files, globs, stdin), normalised. Sharding hashes
+    this key, so that adding files to a folder never moves the others to another shard,
+    and a folder given as ``/data/k700`` or ``../k700/`` gives the same keys."""
+    out: list[tuple[str, str]] = []
     for arg in args:
         if arg == "-":
             stream = stdin if stdin is not None else sys.stdin
-            out.extend(line.strip() for line in stream if line.strip())
+            out.extend(_as_given(line.strip()) for line in stream if line.strip())
         elif os.path.isdir(arg):
-            out.extend(_videos_under(arg))
+            out.extend((path, Path(os.path.relpath(path, arg)).as_posix())
+                       for path in _videos_under(arg))
         elif not os.path.exists(arg) and glob.has_magic(arg):
             matches = sorted(glob.glob(arg, recursive=True))
-            out.extend(m for m in matches if not os.path.isdir(m)) if matches else out.append(arg)
+            out.extend(_as_given(m) for m in matches if not os.path.isdir(m)) if matches \
+                else out.append(_as_given(arg))
         else:
-            out.append(arg)
+            out.append(_as_given(arg))
     # The same file spelled twice ("a.mp4", "./a.mp4") is processed once.
-    unique: dict[str, str] = {}
-    for path in out:
-        unique.setdefault(os.path.normpath(path), path)
-    return list(unique.values())
+    unique: dict[str, tuple[str, str]] = {}
+    for path, key in out:
+        unique.setdefault(os.path.normpath(path), (path, key))
+    return dict(unique.values())
+
+
+def _as_given(path: str) -> tuple[str, str]:
+    return path, Path(os.path.normpath(path)).as_posix()
 
 
 def _videos_under(folder: str) -> list[str]:

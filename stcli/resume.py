@@ -71,10 +71,13 @@ class Resume:
     folder: Path
     run: dict[str, Any]
     videos: list[str]
+    # The videos whose report names must differ: the whole run's when this is one shard
+    # of it, since all shards share the folder (default: ``videos``).
+    named: list[str] | None = None
     names: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.names = reports.report_names(self.videos)
+        self.names = reports.report_names(self.named or self.videos)
         # What a report must hold to be reused: JSON's own view of the fingerprint, so
         # that tuples and lists, ints and floats compare as they read back.
         self._run = json.loads(json.dumps(self.run))
@@ -148,9 +151,11 @@ class ResumePlan:
 
 
 def plan_for(folder: Path, run: dict[str, Any], videos: Iterable[str],
-             skip_existing: bool) -> tuple[Resume, ResumePlan]:
-    """The report writer of a run and, with ``skip_existing``, what it can reuse."""
-    resume = Resume(Path(folder), run, list(videos))
+             skip_existing: bool, named: list[str] | None = None
+             ) -> tuple[Resume, ResumePlan]:
+    """The report writer of a run and, with ``skip_existing``, what it can reuse
+    (``named``: see ``Resume``)."""
+    resume = Resume(Path(folder), run, list(videos), named)
     if skip_existing:
         return resume, resume.plan()
     return resume, ResumePlan({}, list(resume.videos), [])

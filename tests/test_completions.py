@@ -81,7 +81,7 @@ def bash_complete(tmp_path: Path):
 @pytest.mark.parametrize(("words", "expected"), [
     (("stcli", "cl"), ["classify"]),
     (("stcli", ""), ["bench", "classify", "detect", "evaluate", "export", "features",
-                     "localize", "train-head", "weights"]),
+                     "localize", "merge", "train-head", "weights"]),
     (("stcli", "classify", "--backend", ""), ["auto", "onnxruntime", "torch"]),
     (("stcli", "detect", "--precision", ""), ["bf16", "fp16", "fp32"]),
     (("stcli", "export", "--quantize", ""), ["int8"]),

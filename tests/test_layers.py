@@ -25,7 +25,7 @@ LAYERS = {
     6: {"segments", "persons", "heads", "loader"},
     7: {"tasks"},
     8: {"deploy"},
-    9: {"evaluate", "reports", "render", "resume"},
+    9: {"evaluate", "reports", "render", "resume", "shards"},
     10: {"cli", "completions", "__main__", ""},  # "": the package itself, the library facade
 }
 

@@ -21,6 +21,7 @@ from .evaluate import evaluate_app
 from .export import export
 from .features import features
 from .localize import localize
+from .merge import merge
 from .train_head import train_head
 from .weights import weights_app
 
@@ -39,6 +40,7 @@ app.command()(classify)
 app.command()(localize)
 app.command()(detect)
 app.command()(features)
+app.command()(merge)
 app.command("train-head")(train_head)
 app.command()(export)
 app.command()(bench)

@@ -32,10 +32,11 @@ from .. import presets, reports
 from ..choices import Backend, Choice, Device, OutputFormat, Precision, SummaryFormat
 from ..errors import OutputError, StcliError, UsageError
 from ..fileio import check_writable_folder, file_identity, write_atomic
-from ..inputs import expand_inputs
+from ..inputs import expand_inputs, input_keys
 from ..presets import DEFAULT_PRESETS
 from ..progress import progress_bar
 from ..settings import ModelSpec
+from ..shards import Batch
 
 if TYPE_CHECKING:
     from ..loader import LoadedModel
@@ -148,6 +149,19 @@ SkipExistingOption = Annotated[
                        "video done by an earlier run when its fingerprint (command, version, "
                        "checkpoint, settings, the video's size and mtime) matches this run; "
                        "recompute the others.")
+]
+
+ShardOption = Annotated[
+    str | None, typer.Option("--shard", help="Process only shard I/N of the videos (I from "
+                             "0), or 'auto': the index and count of a SLURM array or "
+                             "Kubernetes indexed Job. --out FILE becomes "
+                             "FILE.part-IIII-of-NNNN.EXT; join the parts with 'stcli merge'.",
+                             metavar="I/N|auto")
+]
+ShardsOption = Annotated[
+    int | None, typer.Option("--shards", min=1, help="With --shard auto on Kubernetes: the "
+                             "shard count (the Job's completions; default: $STCLI_SHARDS).",
+                             show_default=False)
 ]
 
 
@@ -373,33 +387,49 @@ def write_failed(result: Any, flag: str, exc: OSError) -> Any:
 
 def batch_inputs(paths: list[str], fmt: str | None, out: Path | None, *,
                  report_dir: Path | None = None, skip_existing: bool = False,
-                 folders: dict[str, Path | None] | None = None) -> list[str]:
-    """The videos a batch command will process, after checking every output option
-    (formats, ``--skip-existing``, folders writable, no input overwritten): all before
-    the model loads."""
+                 folders: dict[str, Path | None] | None = None, shard: str | None = None,
+                 shards: int | None = None, parts_folder: Path | None = None) -> Batch:
+    """The videos a batch command will process (with ``--shard``, its shard's), after
+    checking every output option (formats, ``--skip-existing``, shards, folders writable,
+    no input overwritten): all before the model loads. A sharded run's merge data goes
+    beside its ``--out`` part, else into ``parts_folder`` (``features``' folder)."""
+    from ..shards import SIDECAR_SUFFIX, Part, parse_shard, part_path, sidecar_path
+
     stdout_format(fmt, out)
     if out is not None:
         reports.format_from_path(out)
     if skip_existing and report_dir is None:
         raise UsageError("--skip-existing needs --report-dir (where finished videos are)")
-    videos = expand_inputs(paths)
-    if not videos:
+    if shards is not None and shard is None:
+        raise UsageError("--shards goes with --shard auto")
+    part = None if shard is None else Part(parse_shard(shard, shards), input_keys(paths))
+    inputs = list(part.inputs) if part else expand_inputs(paths)
+    if not inputs:
         raise UsageError("no videos found in the given paths")
-    check_outputs(videos, out, {"--report-dir": report_dir, **(folders or {})})
-    return videos
+    batch = Batch(part.videos if part else inputs, inputs, out, part)
+    if part is not None:
+        if out is not None:
+            batch.out = part_path(out, part.shard)
+            batch.sidecar = sidecar_path(batch.out)
+        elif parts_folder is not None:
+            batch.sidecar = parts_folder / f"{part.shard.name}{SIDECAR_SUFFIX}"
+    check_outputs(inputs, batch.out, {"--report-dir": report_dir, **(folders or {})})
+    return batch
 
 
-def resume_plan(command: str, model: LoadedModel, settings: _Settings, videos: list[str],
+def resume_plan(command: str, model: LoadedModel, settings: _Settings, batch: Batch,
                 report_dir: Path | None, skip_existing: bool
                 ) -> tuple[Resume | None, ResumePlan]:
     """The fingerprinted report writer of a run (``--report-dir``) and, with
-    ``--skip-existing``, the reports it reuses (``stcli.resume``)."""
+    ``--skip-existing``, the reports it reuses (``stcli.resume``). Records the run's
+    fingerprint in ``batch``: a shard's sidecar carries it, for merge to compare."""
     from ..resume import ResumePlan, plan_for, run_fingerprint
 
+    batch.command = command
+    batch.run = run_fingerprint(command, model, settings)
     if report_dir is None:
-        return None, ResumePlan({}, list(videos), [])
-    return plan_for(report_dir, run_fingerprint(command, model, settings), videos,
-                    skip_existing)
+        return None, ResumePlan({}, list(batch.videos), [])
+    return plan_for(report_dir, batch.run, batch.videos, skip_existing, named=batch.inputs)
 
 
 def progress(total: int, quiet: bool, desc: str, unit: str = "video",
@@ -411,8 +441,8 @@ def progress(total: int, quiet: bool, desc: str, unit: str = "video",
 
 # -- the batch loop ---------------------------------------------------------------------------
 def run_batch(
-    layout: reports.Layout, results: Iterable[Any], videos: list[str], *, fmt: str | None,
-    out: Path | None, quiet: bool, desc: str, table: Any,
+    layout: reports.Layout, results: Iterable[Any], batch: Batch, *, fmt: str | None,
+    quiet: bool, desc: str, table: Any,
     writer: Resume | None = None, plan: ResumePlan | None = None,
     meta: dict[str, Any] | None = None,
 ) -> NoReturn:
@@ -423,7 +453,9 @@ def run_batch(
     fingerprinted per-video report; a video whose report cannot be written becomes an
     error record and the batch goes on. On Ctrl-C, SIGTERM or SIGHUP what is finished is
     still written; a closed stdout ends the run quietly unless files are being written.
+    A shard writes its sidecar last, once its part is written (``_write_sidecar``).
     """
+    videos, out = batch.videos, batch.out
     stdout_fmt = stdout_format(fmt, out)
     done = plan.done if plan else {}
     records: dict[str, dict[str, Any]] = dict(done)
@@ -459,6 +491,8 @@ def run_batch(
         getattr(iterator, "close", lambda: None)()  # stop the decoders of a stopped run
     ordered = [records[v] for v in videos if v in records]
     saved = _write_out(out, layout, ordered, meta, writer) if out else True
+    if saved and batch.part is not None and batch.sidecar is not None:
+        saved = _write_sidecar(batch, ordered, meta)
     if stdout_fmt == OutputFormat.JSON:
         write_stdout(layout.render(ordered, "json", meta))
     elif stdout_fmt == OutputFormat.TABLE:
@@ -476,6 +510,20 @@ def run_batch(
                  failed, resumed)
     raise typer.Exit(EXIT_OUTPUT if not saved else 128 + signum if signum is not None
                      else EXIT_FAILED if failed else EXIT_OK)
+
+
+def _write_sidecar(batch: Batch, records: list[dict[str, Any]],
+                   meta: dict[str, Any] | None) -> bool:
+    """Write a shard's merge data; False (exit 3) when it cannot be: the part is written
+    but merge would call the shard missing, so running it again is the fix."""
+    assert batch.part is not None and batch.sidecar is not None and batch.run is not None
+    try:
+        batch.part.write_sidecar(batch.sidecar, batch.command, batch.run, records, meta)
+    except OSError as exc:
+        log.error("--shard: cannot write %s (%s); run shard %s again", exc.filename or
+                  batch.sidecar, exc.strerror or exc, batch.part.shard)
+        return False
+    return True
 
 
 def _write_report(writer: Resume, rec: dict[str, Any]) -> dict[str, Any]:

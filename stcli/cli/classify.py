@@ -16,6 +16,8 @@ from ._common import (
     PathsArgument,
     QuietOption,
     ReportDirOption,
+    ShardOption,
+    ShardsOption,
     SkipExistingOption,
     Styled,
     batch_inputs,
@@ -45,6 +47,8 @@ def classify(
     out: OutOption = None,
     report_dir: ReportDirOption = None,
     skip_existing: SkipExistingOption = False,
+    shard: ShardOption = None,
+    shards: ShardsOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Classify videos: top-k action labels per video, by the official test protocol."""
@@ -54,16 +58,16 @@ def classify(
         settings = ClassifySettings(**ClassifySettings.pick(locals()))
         # Bad or huge --views fail before the model loads.
         check_views(settings.protocol(load_preset(model.preset)), force)
-        videos = batch_inputs(paths, fmt, out, report_dir=report_dir,
-                              skip_existing=skip_existing)
+        batch = batch_inputs(paths, fmt, out, report_dir=report_dir,
+                             skip_existing=skip_existing, shard=shard, shards=shards)
         recognizer = Recognizer.load(model, progress=not quiet)
-        writer, plan = resume_plan("classify", recognizer, settings, videos, report_dir,
+        writer, plan = resume_plan("classify", recognizer, settings, batch, report_dir,
                                    skip_existing)
         shown = VideoProgress(quiet, "classify", "view")
         results = shown.follow(recognizer.iter_classify(plan.todo, settings,
                                                         on_progress=shown))
-        run_batch(reports.CLASSIFY, results, videos, fmt=fmt, out=out, quiet=quiet,
-                  desc="classify", table=_table, writer=writer, plan=plan)
+        run_batch(reports.CLASSIFY, results, batch, fmt=fmt, quiet=quiet, desc="classify",
+                  table=_table, writer=writer, plan=plan)
 
 
 def _table(records: list[dict[str, Any]]) -> None:

@@ -20,6 +20,8 @@ from ._common import (
     PathsArgument,
     QuietOption,
     ReportDirOption,
+    ShardOption,
+    ShardsOption,
     SkipExistingOption,
     Styled,
     batch_inputs,
@@ -102,6 +104,8 @@ def detect(
     out: OutOption = None,
     report_dir: ReportDirOption = None,
     skip_existing: SkipExistingOption = False,
+    shard: ShardOption = None,
+    shards: ShardsOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Find persons at keyframes and score 80 AVA actions for each (AVA CSV with --out .csv)."""
@@ -118,12 +122,12 @@ def detect(
         if all_scores:
             action_threshold = ALL_SCORES_THRESHOLD
         settings = DetectSettings(**DetectSettings.pick(locals()))
-        videos = batch_inputs(paths, fmt, out, report_dir=report_dir,
-                              skip_existing=skip_existing)
-        targets = render_targets(render, videos)
+        batch = batch_inputs(paths, fmt, out, report_dir=report_dir,
+                             skip_existing=skip_existing, shard=shard, shards=shards)
+        targets = render_targets(render, batch.inputs)
         source = person_source(settings)  # a bad proposals file fails before model loading
         detector = Detector.load(model, progress=not quiet)
-        writer, plan = resume_plan("detect", detector, settings, videos, report_dir,
+        writer, plan = resume_plan("detect", detector, settings, batch, report_dir,
                                    skip_existing)
 
         shown = VideoProgress(quiet, "detect", "keyframe")
@@ -137,8 +141,8 @@ def detect(
 
         meta = {"preset": detector.preset.name, "checkpoint": str(detector.weights),
                 **settings.to_dict()}
-        run_batch(reports.detect_layout(settings.action_threshold), results(), videos,
-                  fmt=fmt, out=out, quiet=quiet, desc="detect",
+        run_batch(reports.detect_layout(settings.action_threshold), results(), batch,
+                  fmt=fmt, quiet=quiet, desc="detect",
                   table=lambda records: _table(records, top), writer=writer, plan=plan,
                   meta=meta)
 

@@ -19,6 +19,8 @@ from ._common import (
     PathsArgument,
     QuietOption,
     ReportDirOption,
+    ShardOption,
+    ShardsOption,
     SkipExistingOption,
     Styled,
     batch_inputs,
@@ -51,6 +53,8 @@ def features(
     fmt: FormatOption = None,
     report_dir: ReportDirOption = None,
     skip_existing: SkipExistingOption = False,
+    shard: ShardOption = None,
+    shards: ShardsOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Extract SqueezeTime snippet features (globally pooled backbone output) per video."""
@@ -58,15 +62,16 @@ def features(
         from ..tasks.features import FeatureExtractor  # torch: not at import
 
         settings = FeatureSettings(**FeatureSettings.pick(locals()))
-        videos = batch_inputs(paths, fmt, None, report_dir=report_dir,
-                              skip_existing=skip_existing, folders={"--out": out})
+        batch = batch_inputs(paths, fmt, None, report_dir=report_dir,
+                             skip_existing=skip_existing, folders={"--out": out},
+                             shard=shard, shards=shards, parts_folder=out)
         if report_dir is not None and file_identity(report_dir) == file_identity(out):
             raise UsageError(f"--report-dir {report_dir} is the --out folder, where each "
                              "video's .json sidecar goes: give another folder")
         extractor = FeatureExtractor.load(model, progress=not quiet)
-        writer, plan = resume_plan("features", extractor, settings, videos, report_dir,
+        writer, plan = resume_plan("features", extractor, settings, batch, report_dir,
                                    skip_existing)
-        stems = reports.unique_stems(videos)
+        stems = batch.stems
         protocol = extractor.preset.test
         meta = {"preset": extractor.preset.name, "checkpoint": str(extractor.weights),
                 "checkpoint_sha256": extractor.weights_sha256,
@@ -90,8 +95,8 @@ def features(
                     result = dataclasses.replace(result, features=None)  # written: let go
                 yield result
 
-        run_batch(reports.FEATURES, results(), videos, fmt=fmt, out=None, quiet=quiet,
-                  desc="features", table=_table, writer=writer, plan=plan, meta=meta)
+        run_batch(reports.FEATURES, results(), batch, fmt=fmt, quiet=quiet, desc="features",
+                  table=_table, writer=writer, plan=plan, meta=meta)
 
 
 def _table(records: list[dict[str, Any]]) -> None:

@@ -17,6 +17,8 @@ from ._common import (
     PathsArgument,
     QuietOption,
     ReportDirOption,
+    ShardOption,
+    ShardsOption,
     SkipExistingOption,
     Styled,
     batch_inputs,
@@ -72,6 +74,8 @@ def localize(
     out: OutOption = None,
     report_dir: ReportDirOption = None,
     skip_existing: SkipExistingOption = False,
+    shard: ShardOption = None,
+    shards: ShardsOption = None,
     scores_out: Annotated[Path | None, typer.Option(
         "--scores-out", help="Save each video's window scores into DIR (to re-threshold "
         "without running the model again).", file_okay=False)] = None,
@@ -93,13 +97,13 @@ def localize(
         scores_format = ScoresFormat.parse(scores_format)
         if plot is not None:
             render.require_matplotlib()
-        videos = batch_inputs(paths, fmt, out, report_dir=report_dir,
-                              skip_existing=skip_existing,
-                              folders={"--scores-out": scores_out, "--plot": plot})
+        batch = batch_inputs(paths, fmt, out, report_dir=report_dir,
+                             skip_existing=skip_existing, shard=shard, shards=shards,
+                             folders={"--scores-out": scores_out, "--plot": plot})
         localizer = Localizer.load(model, progress=not quiet)
-        writer, plan = resume_plan("localize", localizer, settings, videos, report_dir,
+        writer, plan = resume_plan("localize", localizer, settings, batch, report_dir,
                                    skip_existing)
-        stems = reports.unique_stems(videos)
+        stems = batch.stems
         shown = VideoProgress(quiet, "localize", "window")
 
         def results() -> Iterator[Any]:
@@ -121,8 +125,8 @@ def localize(
 
         meta = {"preset": localizer.preset.name, "checkpoint": str(localizer.weights),
                 **settings.to_dict()}
-        run_batch(reports.LOCALIZE, results(), videos, fmt=fmt, out=out, quiet=quiet,
-                  desc="localize", table=_table, writer=writer, plan=plan, meta=meta)
+        run_batch(reports.LOCALIZE, results(), batch, fmt=fmt, quiet=quiet, desc="localize",
+                  table=_table, writer=writer, plan=plan, meta=meta)
 
 
 def _table(records: list[dict[str, Any]]) -> None:

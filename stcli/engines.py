@@ -13,6 +13,7 @@ torch runs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -244,6 +245,7 @@ def optimized_copy(path: Path, ort_version: str) -> Path | None:
     return cache_dir() / "onnx" / "optimized" / f"{path.stem}-{digest}.onnx"
 
 
+@functools.cache  # the CPU does not change under a running process
 def _cpu_signature() -> str:
     """The CPU's model and instruction-set flags (Linux), else what ``platform`` says."""
     try:

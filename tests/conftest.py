@@ -40,6 +40,19 @@ def warm_onnx_cache(preset: str, checkpoint: Path, cache_home: str | Path | None
         os.environ["XDG_CACHE_HOME"] = old
 
 
+UNREACHABLE = "http://127.0.0.1:9/"  # loopback discard port: nothing listens there
+
+
+def offline_env(cache_home: Path, *exports: tuple[str, Path]) -> dict[str, str]:
+    """An environment whose cache holds only the ONNX exports of ``exports`` (preset,
+    checkpoint), with no weights folder and an unreachable loopback mirror: a run can only
+    use the weights a test gives it, and never reaches the network."""
+    for preset, checkpoint in exports:
+        warm_onnx_cache(preset, checkpoint, cache_home)
+    return {"XDG_CACHE_HOME": str(cache_home), "STCLI_MIRROR": UNREACHABLE,
+            "STCLI_WEIGHTS": ""}
+
+
 @pytest.fixture(scope="session")
 def reference_checkpoint(tmp_path_factory: pytest.TempPathFactory):
     """``reference_checkpoint(variant)`` -> path of an mmengine-style reference .pth."""

@@ -22,9 +22,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import REPO, run_stcli, warm_onnx_cache
+from tests.conftest import REPO, offline_env, run_stcli
 
-UNREACHABLE = "http://127.0.0.1:9/"
 MARK = 12345.0  # a ``seconds`` no run takes: a report carrying it was reused, not recomputed
 
 
@@ -35,10 +34,7 @@ def ckpt(reference_checkpoint) -> Path:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, ckpt: Path) -> dict[str, str]:
-    cache_home = tmp_path_factory.mktemp("xdg")
-    warm_onnx_cache("k400", ckpt, cache_home)
-    return {"XDG_CACHE_HOME": str(cache_home), "STCLI_MIRROR": UNREACHABLE,
-            "STCLI_WEIGHTS": ""}
+    return offline_env(tmp_path_factory.mktemp("xdg"), ("k400", ckpt))
 
 
 @pytest.fixture

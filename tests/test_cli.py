@@ -20,10 +20,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, run_stcli, warm_onnx_cache
+from tests.conftest import REPO, UNREACHABLE, offline_env, run_stcli
 
 K400_FILE = "SqueezeTime_K400_71.64.pth"
-UNREACHABLE = "http://127.0.0.1:9/"  # loopback discard port: nothing listens there
 CSV_COLUMNS = ["video", "status", "error", "rank", "class_id", "label", "score", "frames",
                "fps", "duration_s", "views", "preset", "seconds"]
 RECORD_KEYS = ["video", "status", "error", "frames", "fps", "duration_s", "views", "preset",
@@ -45,10 +44,7 @@ def base_env(tmp_path_factory: pytest.TempPathFactory, ckpt: Path) -> dict[str, 
     """A cache holding only the ONNX export of ``ckpt``, no weights folder and an
     unreachable loopback mirror: a run can only use the weights a test gives it, and never
     reaches the network."""
-    cache_home = tmp_path_factory.mktemp("xdg")
-    warm_onnx_cache("k400", ckpt, cache_home)
-    return {"XDG_CACHE_HOME": str(cache_home), "STCLI_MIRROR": UNREACHABLE,
-            "STCLI_WEIGHTS": ""}
+    return offline_env(tmp_path_factory.mktemp("xdg"), ("k400", ckpt))
 
 
 def stcli(*args: str, env: dict[str, str], **kw) -> subprocess.CompletedProcess:

@@ -15,12 +15,11 @@ from stcli import weights
 from stcli.engines import OnnxEngine
 from stcli.onnx_export import cache_path, ensure_exported, input_shape
 from stcli.presets import load_preset
-from tests.conftest import finish_all, run_stcli, start_stcli
+from tests.conftest import UNREACHABLE, finish_all, run_stcli, start_stcli
 
 pytest.importorskip("onnxruntime")
 K400 = load_preset("k400")
 K400_FILE = "SqueezeTime_K400_71.64.pth"
-UNREACHABLE = "http://127.0.0.1:9/"  # the discard port: nothing listens there
 
 
 def classify_args(video: Path, checkpoint: Path, backend: str) -> list[str]:

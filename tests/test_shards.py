@@ -16,7 +16,7 @@ import pytest
 
 from stcli.inputs import input_keys
 from stcli.shards import Shard, parse_shard, shard_of
-from tests.conftest import run_stcli, warm_onnx_cache
+from tests.conftest import offline_env, run_stcli
 
 SHARDS = 3
 
@@ -28,10 +28,7 @@ def ckpt(reference_checkpoint) -> Path:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, ckpt: Path) -> dict[str, str]:
-    cache_home = tmp_path_factory.mktemp("xdg")
-    warm_onnx_cache("k400", ckpt, cache_home)
-    return {"XDG_CACHE_HOME": str(cache_home), "STCLI_MIRROR": "http://127.0.0.1:9/",
-            "STCLI_WEIGHTS": ""}
+    return offline_env(tmp_path_factory.mktemp("xdg"), ("k400", ckpt))
 
 
 @pytest.fixture(scope="module")

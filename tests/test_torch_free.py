@@ -16,7 +16,7 @@ import pytest
 
 from stcli.heads import Head, save_head
 from stcli.weights import sha256_of
-from tests.conftest import REPO, warm_onnx_cache
+from tests.conftest import REPO, offline_env
 
 pytest.importorskip("onnxruntime")
 
@@ -50,10 +50,8 @@ def probe(tmp_path: Path, env: dict[str, str], *args: object) -> dict:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, reference_checkpoint) -> dict[str, str]:
-    cache = tmp_path_factory.mktemp("xdg")
-    warm_onnx_cache("k400", reference_checkpoint("k400"), cache)
-    warm_onnx_cache("ava21", reference_checkpoint("ava"), cache)
-    return {"XDG_CACHE_HOME": str(cache), "STCLI_MIRROR": "http://127.0.0.1:9/"}
+    return offline_env(tmp_path_factory.mktemp("xdg"), ("k400", reference_checkpoint("k400")),
+                       ("ava21", reference_checkpoint("ava")))
 
 
 @pytest.mark.parametrize("command", ["classify", "localize", "features", "detect"])

@@ -23,11 +23,10 @@ import pytest
 from stcli import weights
 from stcli.errors import WeightsError
 from stcli.presets import available_presets, load_preset
-from tests.conftest import finish_all, run_stcli, start_stcli
+from tests.conftest import UNREACHABLE, finish_all, run_stcli, start_stcli
 
 K400 = load_preset("k400")
 K400_FILE = "SqueezeTime_K400_71.64.pth"
-UNREACHABLE = "http://127.0.0.1:9/"  # the discard port: nothing listens there
 
 
 # A stored checkpoint: the file, its sidecar, and the index that spares hashing it again.

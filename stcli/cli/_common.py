@@ -31,12 +31,13 @@ import typer
 from .. import presets, reports
 from ..choices import Backend, Choice, Device, OutputFormat, Precision, SummaryFormat
 from ..errors import OutputError, StcliError, UsageError
-from ..fileio import check_writable_folder, file_identity, write_atomic
+from ..fileio import write_atomic
 from ..inputs import expand_inputs, input_keys
 from ..presets import DEFAULT_PRESETS
 from ..progress import progress_bar
 from ..settings import ModelSpec
 from ..shards import Batch
+from ._checks import check_outputs
 
 if TYPE_CHECKING:
     from ..loader import LoadedModel
@@ -330,51 +331,6 @@ def emit_summary(data: Any, show_table: Callable[[], None], fmt: str | None, *,
     elif chosen == "table":
         with STDOUT.guard():
             show_table()
-
-
-# -- outputs, checked before the work ----------------------------------------------------------
-# Every suffix stcli writes into an output folder: a file there with one of them and an
-# input's stem would be overwritten, so it must not be an input.
-_FOLDER_SUFFIXES = (".json", ".npy", ".csv", ".npz", ".png", ".mp4")
-
-
-def check_outputs(videos: list[str], out: Path | None = None,
-                  folders: dict[str, Path | None] | None = None) -> None:
-    """Before any work: each output folder (``flag: folder``) and ``--out``'s folder can
-    be made and written, ``--out`` is not a folder, and no output is one of the inputs
-    (the same file, by inode). ``UsageError`` naming the option and the fix otherwise."""
-    inputs = {file_identity(video) for video in videos} - {None}
-    stems = reports.unique_stems(videos).values()
-    if out is not None:
-        if out.is_dir():
-            raise UsageError(f"--out {out}: is a folder; give a file name (.csv, .json, "
-                             ".jsonl)")
-        if file_identity(out) in inputs:
-            raise UsageError(f"--out {out}: is one of the inputs; writing would overwrite "
-                             "it: give another file")
-        writable_folder("--out", out.parent)
-    for flag, folder in (folders or {}).items():
-        if folder is None:
-            continue
-        for target in (folder / (stem + suffix) for stem in stems for suffix in _FOLDER_SUFFIXES):
-            if file_identity(target) in inputs:
-                raise UsageError(f"{flag} {folder}: {target.name} there is one of the inputs; "
-                                 "writing would overwrite it: give another folder")
-        writable_folder(flag, folder)
-
-
-def writable_folder(flag: str, folder: Path) -> None:
-    """``folder`` made if missing and proved writable, else a ``UsageError``."""
-    try:
-        check_writable_folder(folder)
-    except OSError as exc:
-        # The commonest cause gets its own words: a file where a folder must be.
-        blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
-        if blocker is not None and not blocker.is_dir():
-            reason = f"{blocker} is a file, not a folder"
-        else:
-            reason = f"cannot write into {exc.filename or folder} ({exc.strerror or exc})"
-        raise UsageError(f"{flag} {folder}: {reason}: choose a writable place") from None
 
 
 def write_failed(result: Any, flag: str, exc: OSError) -> Any:

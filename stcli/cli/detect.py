@@ -13,7 +13,7 @@ from .. import reports
 from ..errors import StcliError, UsageError
 from ..fileio import file_identity
 from ..settings import DetectSettings, ModelSpec
-from ._checks import conflict, given
+from ._checks import conflict, given, writable_folder
 from ._common import (
     FormatOption,
     OutOption,
@@ -31,7 +31,6 @@ from ._common import (
     progress,
     resume_plan,
     run_batch,
-    writable_folder,
     write_failed,
 )
 from ._progress import VideoProgress

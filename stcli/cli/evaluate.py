@@ -10,6 +10,7 @@ import typer
 
 from ..choices import AvaProtocol, ReportFormat
 from ..errors import UsageError
+from ._checks import writable_folder
 from ._common import (
     FORMAT_RULE,
     Styled,
@@ -19,7 +20,6 @@ from ._common import (
     log,
     print_table,
     stdout_format,
-    writable_folder,
 )
 
 if TYPE_CHECKING:

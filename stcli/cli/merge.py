@@ -11,7 +11,8 @@ from .. import reports
 from ..errors import OutputError
 from ..fileio import write_atomic
 from ..shards import merge_parts
-from ._common import QuietOption, domain_errors, log, writable_folder
+from ._checks import writable_folder
+from ._common import QuietOption, domain_errors, log
 
 
 def merge(

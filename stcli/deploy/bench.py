@@ -35,14 +35,16 @@ from torch import Tensor
 from ..build import load_network
 from ..engines import Engine, OnnxEngine, cpu_threads, resolve_device
 from ..errors import UsageError
+from ..loader import softmax
 from ..onnx_export import cache_path, ensure_exported, input_shape
 from ..onnx_meta import is_onnx
 from ..pipeline import prepare_views
 from ..presets import Preset, Protocol, load_preset
 from ..tasks.classify import Recognizer
+from ..tasks.detect import sigmoid
 from ..torch_engine import TorchEngine
 from ..weights import checkpoint_sha256, resolve_weights
-from .quantize import quantize_static_int8, softmax
+from .quantize import quantize_static_int8
 
 EAGER = "torch eager"
 log = logging.getLogger(__name__)
@@ -165,10 +167,9 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str,
 def compare(reference: np.ndarray, other: np.ndarray, task: str) -> tuple[float, float]:
     """(largest probability difference, top-1 agreement) of two logit sets: softmax over
     classes for recognition, a sigmoid per action for detection (as each task scores)."""
-    if task == "detection":
-        p, q = (1.0 / (1.0 + np.exp(-x.astype(np.float64))) for x in (reference, other))
-    else:
-        p, q = softmax(reference), softmax(other)
+    score = sigmoid if task == "detection" else softmax
+    # In float64: differences of 1e-7 must not vanish in rounding.
+    p, q = score(reference.astype(np.float64)), score(other.astype(np.float64))
     agree = float((p.argmax(axis=1) == q.argmax(axis=1)).mean())
     return float(np.abs(p - q).max()), agree
 

@@ -26,6 +26,7 @@ import numpy as np
 from ..engines import OnnxEngine
 from ..errors import UsageError, VideoError, extra_missing
 from ..fileio import atomic_path
+from ..loader import softmax
 from ..onnx_meta import copy_metadata, set_metadata
 
 EQUIVALENT_AGREEMENT = 0.95  # below this the int8 model is reported as not equivalent
@@ -82,16 +83,10 @@ def split_heldout(videos: Sequence[str]) -> tuple[list[str], list[str]]:
     return [v for v in videos if v not in held], held
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float64 (differences of 1e-7 must not vanish in rounding)."""
-    z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def agreement(fp32_logits: np.ndarray, int8_logits: np.ndarray) -> Agreement:
     """Top-1 agreement and probability differences of two models on the same clips."""
-    p, q = softmax(fp32_logits), softmax(int8_logits)
+    # In float64: differences of 1e-7 must not vanish in rounding.
+    p, q = softmax(fp32_logits.astype(np.float64)), softmax(int8_logits.astype(np.float64))
     top = p.argmax(axis=1)
     rows = np.arange(len(p))
     return Agreement(

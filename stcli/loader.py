@@ -98,6 +98,15 @@ class LoadedModel:
         return self.engine.model
 
     @property
+    def decode_threads(self) -> int:
+        """ffmpeg decoding threads for this model's video streams. Beside a network on the
+        CPU, one: the network already keeps every core busy, and ffmpeg's frame threads
+        only add work (-25% decoding CPU for one thread, same pace; benchmarks/localize.py
+        end to end 0.87 -> 0.91 of model-only). On a GPU, ffmpeg's own choice: there
+        decoding may be what the network waits for."""
+        return 1 if self.device == "cpu" else 0
+
+    @property
     def backend(self) -> str:
         """What runs the network, e.g. ``onnxruntime fp32`` or ``torch cuda fp16``."""
         return self.engine.describe()

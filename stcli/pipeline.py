@@ -261,13 +261,15 @@ class StreamPlan:
 
 
 def stream_frames(path: str | Path, purpose: str,
-                  plan: Callable[[VideoInfo], tuple[Any, ...]]) -> Iterator[Any]:
+                  plan: Callable[[VideoInfo], tuple[Any, ...]],
+                  threads: int = 0) -> Iterator[Any]:
     """Yield a :class:`StreamPlan`, then the frames it needs in chunks, from one
     sequential pass over the video. ``plan(info)`` returns ``(clips, context)`` or
     ``(clips, context, frames)`` with frames needed besides the clips' (keyframe images);
     ``purpose`` names what is placed in time ("windows", "keyframes", ...) in the error
-    for a video without a frame rate. Pure decoding (no torch)."""
-    with open_video(path, sequential=True) as video:
+    for a video without a frame rate; ``threads`` caps ffmpeg's decoding threads (0: its
+    own choice). Pure decoding (no torch)."""
+    with open_video(path, sequential=True, threads=threads) as video:
         info = video.info
         if info.fps <= 0:
             raise VideoError(path, f"has no frame rate; cannot place {purpose} in time")
@@ -340,7 +342,7 @@ def scan_windows(
             pending.clear()
 
     def prepare(rows: np.ndarray, chunk: np.ndarray) -> np.ndarray:
-        crops = np.ascontiguousarray(resize_frames(chunk, size)[:, :, y0 : y0 + k, x0 : x0 + k])
+        crops = resize_frames(chunk, size, (x0, y0, k, k))
         return normalize(crops, preset.mean, preset.std, inplace=True)
 
     for w, frames in complete_clips(path, decoded, plan.needed, indices, prepare):

@@ -46,9 +46,14 @@ def crop_boxes(width: int, height: int, crop_size: int, crops: int) -> list[Box]
     raise ValueError(f"three crops of {crop_size} need a frame whose short side is {crop_size}")
 
 
-def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize_frames(frames: np.ndarray, size: tuple[int, int],
+                  box: Box | None = None) -> np.ndarray:
     """uint8 ``(F, H, W, 3)`` frames -> float32 ``(F, 3, h, w)`` holding 8-bit values, each
-    frame resized to ``size`` ``(w, h)`` by OpenCV's ``INTER_LINEAR`` on uint8 (mmcv)."""
+    frame resized to ``size`` ``(w, h)`` by OpenCV's ``INTER_LINEAR`` on uint8 (mmcv).
+
+    With ``box`` ``(x, y, w, h)`` only that crop of the resized frame is returned: cut in
+    uint8 before the float conversion, so a centre crop converts 224x224 pixels instead of
+    341x256 (the same values as cropping the float frames afterwards)."""
     frames = np.asarray(frames)
     width, height = size
     if frames.shape[1:3] != (height, width):
@@ -56,6 +61,9 @@ def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         for i, frame in enumerate(frames):
             resized[i] = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
         frames = resized
+    if box is not None:
+        x, y, width, height = box
+        frames = frames[:, y : y + height, x : x + width]
     out = np.empty((len(frames), 3, height, width), np.float32)
     out[...] = frames.transpose(0, 3, 1, 2)  # one pass: convert while moving channels
     return out

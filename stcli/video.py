@@ -268,7 +268,8 @@ class FfmpegVideo(Video):
     truncated. ffmpeg decodes the stored frames (``-noautorotate``) and stcli orients them.
     """
 
-    def __init__(self, path: str, matrix: Matrix = IDENTITY) -> None:
+    def __init__(self, path: str, matrix: Matrix = IDENTITY, threads: int = 0) -> None:
+        self.threads = threads  # ffmpeg's decoding threads; 0: its own choice
         try:
             stream, packets = probe(path, packets=True)
         except FileNotFoundError as exc:
@@ -333,7 +334,8 @@ class FfmpegVideo(Video):
         keep = [] if (step, first) == (1, 0) else [
             "-vf", f"select=gte(n\\,{first})*not(mod(n-{first}\\,{step}))"]
         with tempfile.TemporaryFile() as errors:
-            cmd = ["ffmpeg", "-v", "error", "-nostdin", "-noautorotate", "-i", self.path,
+            threads = ["-threads", str(self.threads)] if self.threads else []
+            cmd = ["ffmpeg", "-v", "error", "-nostdin", "-noautorotate", *threads, "-i", self.path,
                    "-map", "0:v:0", *keep, "-f", "rawvideo", "-pix_fmt", "rgb24",
                    *passthrough(), "pipe:"]
             try:
@@ -507,13 +509,14 @@ def _probe_failure(path: str, stderr: bytes | None) -> str:
     return f"not a readable video ({detail})"
 
 
-def open_video(path: str | Path, sequential: bool = False) -> Video:
+def open_video(path: str | Path, sequential: bool = False, threads: int = 0) -> Video:
     """Open ``path`` with decord, falling back to ffmpeg; raise :class:`VideoError`.
 
     ``sequential=True`` is for one forward pass over a long video (localization): it
     reads through an ffmpeg pipe, which keeps no decoder state in this process. Decord
     interleaved with the network let the heap grow with the video's length (peak RSS
-    1.3 GB for 2 minutes, 3 GB for 10, benchmarks/localize.py).
+    1.3 GB for 2 minutes, 3 GB for 10, benchmarks/localize.py). ``threads`` caps that
+    pipe's decoding threads (0: ffmpeg's choice).
     """
     path = str(path)
     if not os.path.exists(path):
@@ -532,7 +535,7 @@ def open_video(path: str | Path, sequential: bool = False) -> Video:
         raise VideoError(path, f"a still image ({kind}), not a video: give a video file")
     matrix = display_matrix(path)
     if sequential:
-        return FfmpegVideo(path, matrix)
+        return FfmpegVideo(path, matrix, threads)
     codec = mp4_video_codec(path)
     if not (looks_intact(path) and codec is not None and codec[0] in _DECORD_CODECS
             and codec[1] == 8):

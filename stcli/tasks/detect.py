@@ -78,7 +78,7 @@ class Detector(LoadedModel):
             # The keyframe image (for the person detector) is not one of its clip's frames.
             return clips, (times, centres), centres
 
-        return stream_frames(path, "keyframes", plan)
+        return stream_frames(path, "keyframes", plan, self.decode_threads)
 
     # -- network (this thread) -----------------------------------------------------------
     def action_scores(self, clips: np.ndarray, rois: np.ndarray) -> np.ndarray:

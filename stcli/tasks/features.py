@@ -78,7 +78,8 @@ class FeatureExtractor(LoadedModel):
         settings = settings or FeatureSettings()
         return run_videos(
             paths, lambda p: stream_frames(p, "snippets",
-                                           lambda info: (self.plan(info, settings), None)),
+                                           lambda info: (self.plan(info, settings), None),
+                                           self.decode_threads),
             lambda p, decoded, started: self._extract(p, decoded, settings, started,
                                                       video_progress(on_progress, p)),
             self.preset.name,

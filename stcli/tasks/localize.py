@@ -111,7 +111,7 @@ class Localizer(LoadedModel):
                                       settings.overlap or 0.0, stride, self.preset.clip_len)
             return windows.indices, windows
 
-        return stream_frames(path, "windows", plan)
+        return stream_frames(path, "windows", plan, self.decode_threads)
 
     def _scores(self, path: str | Path, decoded: Iterator[Any], columns: _Columns,
                 tick: Tick | None = None) -> tuple[StreamPlan, WindowScores]:

@@ -55,7 +55,7 @@ _stcli_values() {
         'stcli classify --checkpoint'|'stcli classify -c') _stcli_reply -f ;;
         'stcli classify --head') _stcli_reply -d ;;
         'stcli classify --device') _stcli_reply -W 'auto cpu cuda' ;;
-        'stcli classify --backend') _stcli_reply -W 'auto torch onnxruntime' ;;
+        'stcli classify --backend') _stcli_reply -W 'auto torch onnxruntime openvino' ;;
         'stcli classify --precision') _stcli_reply -W 'fp32 fp16 bf16' ;;
         'stcli classify --format'|'stcli classify -f') _stcli_reply -W 'table json jsonl csv' ;;
         'stcli classify --out'|'stcli classify -o') _stcli_reply -f ;;
@@ -64,7 +64,7 @@ _stcli_values() {
         'stcli detect --preset'|'stcli detect -p') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
         'stcli detect --checkpoint'|'stcli detect -c') _stcli_reply -f ;;
         'stcli detect --device') _stcli_reply -W 'auto cpu cuda' ;;
-        'stcli detect --backend') _stcli_reply -W 'auto torch onnxruntime' ;;
+        'stcli detect --backend') _stcli_reply -W 'auto torch onnxruntime openvino' ;;
         'stcli detect --precision') _stcli_reply -W 'fp32 fp16 bf16' ;;
         'stcli detect --proposals') _stcli_reply -f ;;
         'stcli detect --detector'|'stcli detect --person-detector') _stcli_reply -W 'hog onnx:' ;;
@@ -100,7 +100,7 @@ _stcli_values() {
         'stcli features --preset'|'stcli features -p') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
         'stcli features --checkpoint'|'stcli features -c') _stcli_reply -f ;;
         'stcli features --device') _stcli_reply -W 'auto cpu cuda' ;;
-        'stcli features --backend') _stcli_reply -W 'auto torch onnxruntime' ;;
+        'stcli features --backend') _stcli_reply -W 'auto torch onnxruntime openvino' ;;
         'stcli features --precision') _stcli_reply -W 'fp32 fp16 bf16' ;;
         'stcli features --out'|'stcli features -o') _stcli_reply -d ;;
         'stcli features --dtype') _stcli_reply -W 'float32 float16' ;;
@@ -111,7 +111,7 @@ _stcli_values() {
         'stcli localize --checkpoint'|'stcli localize -c') _stcli_reply -f ;;
         'stcli localize --head') _stcli_reply -d ;;
         'stcli localize --device') _stcli_reply -W 'auto cpu cuda' ;;
-        'stcli localize --backend') _stcli_reply -W 'auto torch onnxruntime' ;;
+        'stcli localize --backend') _stcli_reply -W 'auto torch onnxruntime openvino' ;;
         'stcli localize --precision') _stcli_reply -W 'fp32 fp16 bf16' ;;
         'stcli localize --label-map') _stcli_reply -f ;;
         'stcli localize --nms') _stcli_reply -W 'soft hard none' ;;
@@ -127,7 +127,7 @@ _stcli_values() {
         'stcli train-head --preset'|'stcli train-head -p') _stcli_reply -W 'ava21 hmdb51 k400 k600' ;;
         'stcli train-head --checkpoint'|'stcli train-head -c') _stcli_reply -f ;;
         'stcli train-head --device') _stcli_reply -W 'auto cpu cuda' ;;
-        'stcli train-head --backend') _stcli_reply -W 'auto torch onnxruntime' ;;
+        'stcli train-head --backend') _stcli_reply -W 'auto torch onnxruntime openvino' ;;
         'stcli train-head --precision') _stcli_reply -W 'fp32 fp16 bf16' ;;
         'stcli train-head --cache') _stcli_reply -d ;;
         'stcli train-head --format'|'stcli train-head -f') _stcli_reply -W 'table json' ;;

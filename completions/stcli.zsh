@@ -65,8 +65,8 @@ _stcli_classify() {
         '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
         --head'[A NAME.head folder from '"'"'stcli train-head'"'"': your classes instead of the preset'"'"'s]:head:_files -/' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
-        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
-        --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
+        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; OpenVINO for bf16 on the CPU; torch on CUDA), torch, onnxruntime or openvino]:backend:(auto torch onnxruntime openvino)' \
+        --precision'[fp32 (exact); bf16: ~2x faster on a CPU with bf16 arithmetic (OpenVINO, pip install '"'"'stcli\[openvino\]'"'"'), close to fp32, not equal; fp16 or bf16 on CUDA (torch)]:precision:(fp32 fp16 bf16)' \
         --batch-size'[Clips per network call (views, windows, snippets or keyframe clips)]:batch-size: ' \
         --views'[Clips x crops, e.g. 10x3 or 1x1 (crops 1 or 3)]:views: ' \
         --fast'[1 clip, short side 256, centre crop 224 (validation setting)]' \
@@ -88,8 +88,8 @@ _stcli_detect() {
         '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
         '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
-        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
-        --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
+        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; OpenVINO for bf16 on the CPU; torch on CUDA), torch, onnxruntime or openvino]:backend:(auto torch onnxruntime openvino)' \
+        --precision'[fp32 (exact); bf16: ~2x faster on a CPU with bf16 arithmetic (OpenVINO, pip install '"'"'stcli\[openvino\]'"'"'), close to fp32, not equal; fp16 or bf16 on CUDA (torch)]:precision:(fp32 fp16 bf16)' \
         --batch-size'[Clips per network call (views, windows, snippets or keyframe clips)]:batch-size: ' \
         --proposals'[Person boxes per keyframe: AVA CSV video_id,timestamp,x1,y1,x2,y2\[,score\] (normalized) or JSON]:proposals:_files' \
         '(--detector --person-detector)'{--detector,--person-detector}'[Person detector when no --proposals: hog (built in, offline) or onnx:MODEL.onnx (YOLO-style export; needs pip install '"'"'stcli\[onnx\]'"'"')]:person-detector:(hog onnx:)' \
@@ -189,8 +189,8 @@ _stcli_features() {
         '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
         '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
-        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
-        --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
+        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; OpenVINO for bf16 on the CPU; torch on CUDA), torch, onnxruntime or openvino]:backend:(auto torch onnxruntime openvino)' \
+        --precision'[fp32 (exact); bf16: ~2x faster on a CPU with bf16 arithmetic (OpenVINO, pip install '"'"'stcli\[openvino\]'"'"'), close to fp32, not equal; fp16 or bf16 on CUDA (torch)]:precision:(fp32 fp16 bf16)' \
         --batch-size'[Clips per network call (views, windows, snippets or keyframe clips)]:batch-size: ' \
         '(--out -o)'{--out,-o}'[Folder for <video>.npy (T, 2048) and <video>.json (snippet times, settings, checkpoint sha256)]:out:_files -/' \
         --stride'[Frames between snippet starts (a snippet is 16 frames, every 4th)]:stride: ' \
@@ -212,8 +212,8 @@ _stcli_localize() {
         '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
         --head'[A NAME.head folder from '"'"'stcli train-head'"'"': your classes instead of the preset'"'"'s]:head:_files -/' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
-        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
-        --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
+        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; OpenVINO for bf16 on the CPU; torch on CUDA), torch, onnxruntime or openvino]:backend:(auto torch onnxruntime openvino)' \
+        --precision'[fp32 (exact); bf16: ~2x faster on a CPU with bf16 arithmetic (OpenVINO, pip install '"'"'stcli\[openvino\]'"'"'), close to fp32, not equal; fp16 or bf16 on CUDA (torch)]:precision:(fp32 fp16 bf16)' \
         --batch-size'[Clips per network call (views, windows, snippets or keyframe clips)]:batch-size: ' \
         --windows'[Window lengths in frames, comma-separated; each window is one 16-frame clip spread over it (64 = every 4th frame, as the checkpoints were trained; S-CNN used 16,32,64,128,256,512)]:windows: ' \
         --overlap'[Overlap of consecutive windows of one length, in \[0, 1)]:overlap: ' \
@@ -254,8 +254,8 @@ _stcli_train_head() {
         '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
         '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
         --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
-        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; torch on CUDA), torch or onnxruntime]:backend:(auto torch onnxruntime)' \
-        --precision'[fp32; fp16 or bf16 run the torch backend in half precision (meant for --device cuda)]:precision:(fp32 fp16 bf16)' \
+        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; OpenVINO for bf16 on the CPU; torch on CUDA), torch, onnxruntime or openvino]:backend:(auto torch onnxruntime openvino)' \
+        --precision'[fp32 (exact); bf16: ~2x faster on a CPU with bf16 arithmetic (OpenVINO, pip install '"'"'stcli\[openvino\]'"'"'), close to fp32, not equal; fp16 or bf16 on CUDA (torch)]:precision:(fp32 fp16 bf16)' \
         --batch-size'[Clips per network call (views, windows, snippets or keyframe clips)]:batch-size: ' \
         --views'[Clips x crops sampled per training clip (each view is one training row)]:views: ' \
         --background'[A label used only to reject windows in '"'"'stcli localize'"'"']:background: ' \

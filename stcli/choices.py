@@ -58,15 +58,18 @@ class Device(Choice, what="device"):
 
 
 class Backend(Choice, what="backend"):
-    """What runs the network: ``auto`` is onnxruntime on the CPU in fp32 when installed."""
+    """What runs the network: ``auto`` is onnxruntime on the CPU in fp32 when installed,
+    OpenVINO for bf16 on a CPU with bf16 arithmetic when installed, torch otherwise."""
 
     AUTO = "auto"
     TORCH = "torch"
     ONNXRUNTIME = "onnxruntime"
+    OPENVINO = "openvino"
 
 
 class Precision(Choice, what="precision"):
-    """Arithmetic of the torch backend (half precision is meant for CUDA)."""
+    """Arithmetic of the network: fp32 (exact); bf16 on the CPU (OpenVINO where the CPU
+    has bf16 arithmetic) or CUDA; fp16 for CUDA."""
 
     FP32 = "fp32"
     FP16 = "fp16"

@@ -61,29 +61,49 @@ def onnxruntime_installed() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
 
 
+def openvino_installed() -> bool:
+    """Whether the optional ``openvino`` extra (OpenVINO, and onnx for exporting) is there."""
+    return all(importlib.util.find_spec(m) is not None for m in ("openvino", "onnx"))
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512_BF16 or AMX); without it bf16 is
+    emulated and slower than fp32. Read from the CPU's flags, without loading a runtime."""
+    flags = set(_cpu_signature().split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
 def resolve_backend(backend: str | Backend, device: str,
                     precision: str | Precision = Precision.FP32) -> Backend:
-    """The backend that will run: ``torch`` or ``onnxruntime``.
+    """The backend that will run: ``torch``, ``onnxruntime`` or ``openvino``.
 
     ``auto`` is onnxruntime on the CPU in fp32 when installed (the fastest exact backend
-    measured here), torch otherwise.
+    measured here); OpenVINO for bf16 on a CPU with bf16 arithmetic when installed (twice
+    onnxruntime fp32's speed here, not exact); torch otherwise.
     """
     backend, precision = Backend.parse(backend), Precision.parse(precision)
+    on_cpu = device == "cpu"
     if backend == Backend.AUTO:
-        use_ort = (device == "cpu" and precision == Precision.FP32
-                   and onnxruntime_installed())
-        return Backend.ONNXRUNTIME if use_ort else Backend.TORCH
-    if backend == Backend.ONNXRUNTIME:
-        if device != "cpu":
-            raise UsageError("--backend onnxruntime runs on the CPU: use --device cpu, or "
+        if on_cpu and precision == Precision.FP32 and onnxruntime_installed():
+            return Backend.ONNXRUNTIME
+        if (on_cpu and precision == Precision.BF16 and openvino_installed()
+                and cpu_has_bf16()):
+            return Backend.OPENVINO
+        return Backend.TORCH
+    if backend in (Backend.ONNXRUNTIME, Backend.OPENVINO):
+        if not on_cpu:
+            raise UsageError(f"--backend {backend} runs on the CPU: use --device cpu, or "
                              "--backend torch for CUDA")
-        if precision != Precision.FP32:
-            raise UsageError(f"--precision {precision} is for the torch backend; onnxruntime "
-                             "runs the fp32 model (or an int8 one from 'stcli export "
-                             "--quantize int8')")
-        if not onnxruntime_installed():
-            raise UsageError(f"{extra_missing('--backend onnxruntime')} (or use --backend "
-                             "torch)")
+        runs = ((Precision.FP32,) if backend == Backend.ONNXRUNTIME
+                else (Precision.FP32, Precision.BF16))
+        if precision not in runs:
+            raise UsageError(f"--precision {precision} is not for --backend {backend}: it "
+                             f"runs {' or '.join(map(str, runs))} (int8: an export made by "
+                             "'stcli export --quantize int8'); torch runs fp16")
+        extra = "onnx" if backend == Backend.ONNXRUNTIME else "openvino"
+        if not (onnxruntime_installed() if extra == "onnx" else openvino_installed()):
+            raise UsageError(f"{extra_missing(f'--backend {backend}', extra)} (or use "
+                             "--backend torch)")
     return backend
 
 
@@ -113,15 +133,14 @@ class Engine:
         return f"{self.name} {self.precision}"
 
 
-class OnnxEngine(Engine):
-    """An exported model (``stcli.export``) run by onnxruntime on the CPU.
+class ExportedEngine(Engine):
+    """An exported model (``stcli.export``, ONNX) run by a CPU runtime; subclasses open a
+    file (``_open``) and run one output of it (``_infer``).
 
     An exported model takes one clip size (T x H x W). ``export_for(shape)``, when given,
     returns a model for another size (the export cache does: ``--fast`` crops 224 pixels
     where hmdb51's test protocol crops 286); without it another size is a usage error.
     """
-
-    name = "onnxruntime"
 
     def __init__(self, path: str | Path, threads: int | None = None,
                  export_for: Callable[[tuple[int, ...]], Path] | None = None) -> None:
@@ -129,14 +148,78 @@ class OnnxEngine(Engine):
         self.threads = threads or cpu_threads()
         self.export_for = export_for
         self.session = self._open(self.path)
-        self.meta = read_metadata(self.session)
-        self.precision = str(self.meta.get("precision", "fp32"))
-        self.inputs = [i.name for i in self.session.get_inputs()]
-        self.outputs = [o.name for o in self.session.get_outputs()]
-        shape = self.session.get_inputs()[0].shape
+        self.meta = self._metadata(self.session)
+        self.precision = self._precision(str(self.meta.get("precision", "fp32")))
+        self.inputs, self.outputs, shape = self._signature(self.session)
         self.shape = tuple(shape[2:]) if len(shape) == 5 else None
         self._sessions = {self.shape: self.session}
         self.classifier: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _open(self, path: Path) -> Any:
+        """A runnable form of the model file ``path``."""
+        raise NotImplementedError
+
+    def _metadata(self, session: Any) -> dict[str, Any]:
+        """The model's ``stcli.*`` metadata (``stcli.onnx_meta``)."""
+        raise NotImplementedError
+
+    def _signature(self, session: Any) -> tuple[list[str], list[str], list[Any]]:
+        """Input names, output names and the first input's shape (ints or symbols)."""
+        raise NotImplementedError
+
+    def _infer(self, session: Any, output: str, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """The output ``output`` of ``session`` for the inputs ``feed``."""
+        raise NotImplementedError
+
+    def _precision(self, exported: str) -> str:
+        """The arithmetic this engine runs a model exported in ``exported`` precision in."""
+        return exported
+
+    def _session_for(self, shape: tuple[int, ...]) -> Any:
+        fixed = self.shape is not None and all(isinstance(d, int) for d in self.shape)
+        if not fixed or shape == self.shape:
+            return self.session
+        if shape not in self._sessions:
+            if self.export_for is None:
+                raise UsageError(
+                    f"{self.path} takes clips of {'x'.join(map(str, self.shape))} (T x H x "
+                    f"W), not {'x'.join(map(str, shape))}: export it again for this input "
+                    "size")
+            self._sessions[shape] = self._open(self.export_for(shape))
+        return self._sessions[shape]
+
+    def _run(self, output: str, clips: Array, rois: Array | None) -> np.ndarray:
+        clips = np.ascontiguousarray(clips, dtype=np.float32)
+        session = self._session_for(tuple(clips.shape[2:]))
+        feed: dict[str, Any] = {"clips": clips}
+        if "rois" in self.inputs:
+            if rois is None:
+                raise UsageError(f"{self.path} is a detection model: it needs boxes")
+            feed["rois"] = np.ascontiguousarray(rois, dtype=np.float32)
+        if output not in self.outputs:
+            raise UsageError(f"{self.path} has no '{output}' output; export it again with "
+                             "'stcli export'")
+        return self._infer(session, output, feed)
+
+    def logits(self, clips: Array, rois: Array | None = None) -> np.ndarray:
+        if self.classifier is not None:
+            weight, bias = self.classifier
+            return self.features(clips) @ weight.T + bias
+        return self._run("logits", clips, rois)
+
+    def features(self, clips: Array) -> np.ndarray:
+        return self._run("features", clips, None)
+
+    def set_classifier(self, weight: np.ndarray, bias: np.ndarray) -> None:
+        if "features" not in self.outputs:
+            raise UsageError(f"{self.path} has no features output to put a head on")
+        self.classifier = (np.asarray(weight, np.float32), np.asarray(bias, np.float32))
+
+
+class OnnxEngine(ExportedEngine):
+    """An exported model run by onnxruntime on the CPU (fp32, or an int8 export)."""
+
+    name = "onnxruntime"
 
     def _open(self, path: Path) -> Any:
         """An onnxruntime session of ``path``, from this machine's optimized copy when
@@ -177,46 +260,17 @@ class OnnxEngine(Engine):
                              f"({str(exc).splitlines()[0][:200]}); export it again with "
                              "'stcli export'") from exc
 
-    def _session_for(self, shape: tuple[int, ...]) -> Any:
-        fixed = self.shape is not None and all(isinstance(d, int) for d in self.shape)
-        if not fixed or shape == self.shape:
-            return self.session
-        if shape not in self._sessions:
-            if self.export_for is None:
-                raise UsageError(
-                    f"{self.path} takes clips of {'x'.join(map(str, self.shape))} (T x H x "
-                    f"W), not {'x'.join(map(str, shape))}: export it again for this input "
-                    "size")
-            self._sessions[shape] = self._open(self.export_for(shape))
-        return self._sessions[shape]
+    def _metadata(self, session: Any) -> dict[str, Any]:
+        return read_metadata(session)
 
-    def _run(self, output: str, clips: Array, rois: Array | None) -> np.ndarray:
-        clips = np.ascontiguousarray(clips, dtype=np.float32)
-        session = self._session_for(tuple(clips.shape[2:]))
-        feed: dict[str, Any] = {"clips": clips}
-        if "rois" in self.inputs:
-            if rois is None:
-                raise UsageError(f"{self.path} is a detection model: it needs boxes")
-            feed["rois"] = np.ascontiguousarray(rois, dtype=np.float32)
-        if output not in self.outputs:
-            raise UsageError(f"{self.path} has no '{output}' output; export it again with "
-                             "'stcli export'")
+    def _signature(self, session: Any) -> tuple[list[str], list[str], list[Any]]:
+        inputs = session.get_inputs()
+        return ([i.name for i in inputs], [o.name for o in session.get_outputs()],
+                list(inputs[0].shape))
+
+    def _infer(self, session: Any, output: str, feed: dict[str, np.ndarray]) -> np.ndarray:
         (out,) = session.run([output], feed)
         return out
-
-    def logits(self, clips: Array, rois: Array | None = None) -> np.ndarray:
-        if self.classifier is not None:
-            weight, bias = self.classifier
-            return self.features(clips) @ weight.T + bias
-        return self._run("logits", clips, rois)
-
-    def features(self, clips: Array) -> np.ndarray:
-        return self._run("features", clips, None)
-
-    def set_classifier(self, weight: np.ndarray, bias: np.ndarray) -> None:
-        if "features" not in self.outputs:
-            raise UsageError(f"{self.path} has no features output to put a head on")
-        self.classifier = (np.asarray(weight, np.float32), np.asarray(bias, np.float32))
 
 
 def cpu_threads() -> int:

@@ -75,7 +75,8 @@ def reading(source: object) -> Iterator[None]:
 def extra_missing(what: str, extra: str = "onnx") -> UsageError:
     """The error for an optional extra that is not installed, with the command that
     installs it."""
-    needs = {"onnx": "onnxruntime and onnx", "plot": "matplotlib"}[extra]
+    needs = {"onnx": "onnxruntime and onnx", "openvino": "OpenVINO and onnx",
+             "plot": "matplotlib", "ray": "Ray"}[extra]
     return UsageError(f"{what} needs {needs}: pip install 'stcli[{extra}]'")
 
 

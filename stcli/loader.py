@@ -13,14 +13,23 @@ an onnxruntime run with a cached export starts without it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from .choices import Backend, Precision
-from .engines import Array, Engine, OnnxEngine, resolve_backend, resolve_device
+from .engines import (
+    Array,
+    Engine,
+    ExportedEngine,
+    OnnxEngine,
+    cpu_has_bf16,
+    openvino_installed,
+    resolve_backend,
+    resolve_device,
+)
 from .errors import CacheError, UsageError
 from .heads import Head, load_head
 from .onnx_export import ensure_exported
@@ -73,8 +82,9 @@ class LoadedModel:
                              f"or a {cls.task} preset here")
         checkpoint, onnx_file = spec.checkpoint, is_onnx(spec.checkpoint)
         device = spec.device
-        if device == "auto" and (spec.backend == Backend.ONNXRUNTIME or onnx_file):
-            device = "cpu"  # onnxruntime runs on the CPU; "auto" must not pick a GPU here
+        if device == "auto" and (spec.backend in (Backend.ONNXRUNTIME, Backend.OPENVINO)
+                                 or onnx_file):
+            device = "cpu"  # these run on the CPU; "auto" must not pick a GPU here
         device_name = resolve_device(device)
         head = None
         if spec.head is not None:
@@ -87,6 +97,9 @@ class LoadedModel:
                                       spec.precision, download=download, progress=progress)
         log.debug("%s: %s on %s, weights %s", preset.name, engine.describe(), device_name,
                   weights)
+        if engine.precision != Precision.FP32:
+            log.info("%s: %s arithmetic gives probabilities close to fp32's, not equal "
+                     "('stcli bench' measures how close)", engine.describe(), engine.precision)
         model = cls(engine, preset, device_name, weights=weights, batch_size=spec.batch_size)
         if head is not None:
             model.use_head(head, spec.head)
@@ -168,18 +181,19 @@ def load_engine(
 ) -> tuple[Engine, Path]:
     """The engine that will run ``preset``'s network, and the file its weights came from.
 
-    onnxruntime runs the model exported from these weights, cached under
+    onnxruntime and OpenVINO run the model exported from these weights, cached under
     ``<cache>/onnx/`` by checkpoint hash and input shape (exported on first use, a few
     seconds); ``checkpoint`` may be such an ``.onnx`` file itself (e.g. an int8 one).
     """
     if is_onnx(checkpoint):
-        if Backend.parse(backend) == Backend.TORCH:
+        chosen = resolve_backend(backend, device, precision)
+        if chosen == Backend.TORCH:
             raise UsageError(f"{checkpoint} is an ONNX model: run it with --backend "
-                             "onnxruntime (or auto), or pass a .pth checkpoint for torch")
-        resolve_backend(Backend.ONNXRUNTIME, device, precision)
+                             "onnxruntime (or auto, or openvino), or pass a .pth checkpoint "
+                             "for torch")
         if not Path(checkpoint).is_file():
             raise UsageError(f"{checkpoint}: no such file")
-        engine = OnnxEngine(checkpoint)
+        engine = _exported_engine(chosen, Path(checkpoint), precision)
         made_for = engine.meta.get("preset")
         if made_for != preset.name:
             raise UsageError(f"{checkpoint} was exported for preset '{made_for}', not "
@@ -198,18 +212,28 @@ def load_engine(
         path = export_for()
     except CacheError as exc:
         if Backend.parse(backend) != Backend.AUTO:
-            raise  # onnxruntime was asked for by name: say why it cannot run
-        # auto only chose onnxruntime for speed; torch gives the same numbers without a
-        # cache, so an unwritable one costs a warning, not the run.
+            raise  # the backend was asked for by name: say why it cannot run
+        # auto only chose an exported model for speed; torch runs the same network without
+        # a cache, so an unwritable one costs a warning, not the run.
         log.warning("%s; running the torch backend instead", exc)
         return _torch_engine(preset, weights, device, precision), weights
     try:
-        return OnnxEngine(path, export_for=export_for), weights
+        return _exported_engine(chosen, path, precision, export_for), weights
     except UsageError:
         # Our own cache file is unreadable (writes are atomic, but a disk can fill or a
         # file be edited): make it again rather than send the user to fix our cache.
         path.unlink(missing_ok=True)
-        return OnnxEngine(export_for(), export_for=export_for), weights
+        return _exported_engine(chosen, export_for(), precision, export_for), weights
+
+
+def _exported_engine(backend: Backend, path: Path, precision: str | Precision,
+                     export_for: Callable[..., Path] | None = None) -> ExportedEngine:
+    """The engine ``backend`` (onnxruntime or OpenVINO) running the model file ``path``."""
+    if backend == Backend.OPENVINO:
+        from .openvino_engine import OpenVinoEngine  # the optional extra, only when asked
+
+        return OpenVinoEngine(path, precision, export_for=export_for)
+    return OnnxEngine(path, export_for=export_for)
 
 
 def _torch_engine(preset: Preset, weights: Path, device: str,
@@ -219,9 +243,16 @@ def _torch_engine(preset: Preset, weights: Path, device: str,
     from .build import load_network
     from .torch_engine import TorchEngine
 
+    precision = Precision.parse(precision)
     if precision != Precision.FP32 and device == "cpu":
-        # Half-precision convolutions on a CPU without native support run ~5x slower
-        # than fp32 (measured here): allowed, but the user should know.
-        log.warning("--precision %s on the CPU is much slower than fp32; it is meant for "
-                    "--device cuda", Precision.parse(precision))
+        if precision == Precision.BF16 and cpu_has_bf16():
+            # Native bf16: torch runs it at ~0.6x its fp32 time, OpenVINO at ~0.35x.
+            if not openvino_installed():
+                log.info("bf16 on this CPU runs ~2x faster with OpenVINO: pip install "
+                         "'stcli[openvino]'")
+        else:
+            # Half-precision convolutions on a CPU without native support run ~5x slower
+            # than fp32 (measured here): allowed, but the user should know.
+            log.warning("--precision %s on this CPU is much slower than fp32; it is meant "
+                        "for --device cuda", precision)
     return TorchEngine(load_network(preset, weights, device), device, precision)

@@ -5,6 +5,7 @@ the exporter and the quantizer can all use it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,11 @@ def is_onnx(path: str | Path | None) -> bool:
 
 def read_metadata(session: Any) -> dict[str, Any]:
     """The ``stcli.*`` metadata of an onnxruntime session's model, JSON values decoded."""
-    raw = session.get_modelmeta().custom_metadata_map
+    return decode_metadata(session.get_modelmeta().custom_metadata_map)
+
+
+def decode_metadata(raw: Mapping[str, str]) -> dict[str, Any]:
+    """The ``stcli.*`` entries of a model's metadata (key -> string), JSON values decoded."""
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key.startswith(META_PREFIX):

@@ -82,7 +82,7 @@ def bash_complete(tmp_path: Path):
     (("stcli", "cl"), ["classify"]),
     (("stcli", ""), ["bench", "classify", "detect", "evaluate", "export", "features",
                      "localize", "merge", "train-head", "weights"]),
-    (("stcli", "classify", "--backend", ""), ["auto", "onnxruntime", "torch"]),
+    (("stcli", "classify", "--backend", ""), ["auto", "onnxruntime", "openvino", "torch"]),
     (("stcli", "detect", "--precision", ""), ["bf16", "fp16", "fp32"]),
     (("stcli", "export", "--quantize", ""), ["int8"]),
     (("stcli", "export", "--format", ""), ["json", "table"]),

@@ -33,18 +33,40 @@ def calibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def classify_probs(video: Path, checkpoint: Path, views: str, *options: str) -> np.ndarray:
+    """The 400 averaged probabilities ``stcli classify`` prints for ``video``."""
+    view_args = ["--fast"] if "--fast" in views else ["--views", views]
+    proc = run_stcli("classify", str(video), "-c", str(checkpoint), *options, "--top-k", "400",
+                     *view_args, "-f", "json", "-q")
+    assert proc.returncode == 0, proc.stderr
+    probs = np.zeros(400)
+    for entry in json.loads(proc.stdout)[0]["topk"]:
+        probs[entry["class_id"]] = entry["score"]
+    return probs
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime", "openvino"])
 def test_classify_gives_the_official_probabilities(calibrated: Path, shared_videos: Path,
                                                    backend: str) -> None:
+    if backend == "openvino":
+        pytest.importorskip("openvino")
     cases = json.loads((REFERENCE / "golden_calibrated.json").read_text())["cases"]
     for case in cases:
-        views = ["--fast"] if "--fast" in case["views"] else ["--views", case["views"]]
-        proc = run_stcli("classify", str(shared_videos / case["video"]), "-c", str(calibrated),
-                         "--backend", backend, "--top-k", "400", *views, "-f", "json", "-q")
-        assert proc.returncode == 0, proc.stderr
-        probs = np.zeros(400)
-        for entry in json.loads(proc.stdout)[0]["topk"]:
-            probs[entry["class_id"]] = entry["score"]
+        probs = classify_probs(shared_videos / case["video"], calibrated, case["views"],
+                               "--backend", backend)
         worst = float(np.abs(probs - np.array(case["probs"])).max())
         assert worst <= TOLERANCE, f"{case['video']} {case['views']}: off by {worst:.2e}"
         assert list(np.argsort(-probs)[:5]) == case["top5"]
+
+
+def test_bf16_keeps_the_official_top1_of_the_averaged_views(calibrated: Path,
+                                                            shared_videos: Path) -> None:
+    """bf16 (OpenVINO where the CPU has it, else torch) is approximate: on these weights a
+    single clip's probabilities move by up to ~0.3 (``stcli bench`` reports it), but the
+    protocol's 30-view average keeps the official top-1. Not exact, and not claimed to be."""
+    cases = json.loads((REFERENCE / "golden_calibrated.json").read_text())["cases"]
+    for case in (c for c in cases if c["views"] == "10x3"):
+        probs = classify_probs(shared_videos / case["video"], calibrated, case["views"],
+                               "--precision", "bf16", "--device", "cpu")
+        assert int(np.argmax(probs)) == case["top5"][0], case["video"]
+        assert float(np.abs(probs - np.array(case["probs"])).max()) > 0  # really bf16

@@ -20,7 +20,7 @@ LAYERS = {
     1: {"roi", "model", "checkpoints", "build", "hashes"},
     2: {"weights"},
     3: {"containers", "video", "sampling", "transforms"},
-    4: {"onnx_meta", "engines", "torch_engine", "onnx_export"},
+    4: {"onnx_meta", "engines", "torch_engine", "openvino_engine", "onnx_export"},
     5: {"pipeline"},
     6: {"segments", "persons", "heads", "loader"},
     7: {"tasks"},

@@ -93,6 +93,15 @@ def test_an_onnx_checkpoint_and_a_head_need_no_torch(tmp_path, env, reference_ch
     assert result["torch"] == []
 
 
+def test_openvino_runs_never_import_torch(tmp_path, env, reference_checkpoint,
+                                          generated_videos) -> None:
+    pytest.importorskip("openvino")
+    result = probe(tmp_path, env, "classify", generated_videos["landscape"], "-c",
+                   reference_checkpoint("k400"), "--backend", "openvino", "--precision",
+                   "bf16", "--views", "1x1", "-f", "json", "-q")
+    assert result["torch"] == []
+
+
 def test_the_torch_backend_does_import_torch(tmp_path, env, reference_checkpoint,
                                              generated_videos) -> None:
     result = probe(tmp_path, env, "classify", generated_videos["landscape"], "-c",

@@ -33,11 +33,20 @@ import torch
 from torch import Tensor
 
 from ..build import load_network
-from ..engines import Engine, OnnxEngine, cpu_threads, resolve_device
+from ..choices import Precision
+from ..engines import (
+    Engine,
+    OnnxEngine,
+    cpu_has_bf16,
+    cpu_threads,
+    openvino_installed,
+    resolve_device,
+)
 from ..errors import UsageError
 from ..loader import softmax
 from ..onnx_export import cache_path, ensure_exported, input_shape
 from ..onnx_meta import is_onnx
+from ..openvino_engine import OpenVinoEngine
 from ..pipeline import prepare_views
 from ..presets import Preset, Protocol, load_preset
 from ..tasks.classify import Recognizer
@@ -313,6 +322,8 @@ def run_bench(
         bench = _ModelBench(batches, rois, spec.task, notes)
         bench.add(EAGER, "cpu", lambda: eager, setup_s=load_s)
         bench.add("torch", "cpu", lambda: TorchEngine(model(), cpu))
+        if cpu_has_bf16():
+            bench.add("torch bf16", "cpu", lambda: TorchEngine(model(), cpu, Precision.BF16))
         if torch_variants:
             args = tuple(torch.from_numpy(x) for x in
                          ((batches[0],) if rois is None else (batches[0], rois)))
@@ -325,6 +336,12 @@ def run_bench(
                              "setup_s excludes exporting (a few seconds, once per checkpoint)")
             bench.add("onnxruntime fp32", "cpu", lambda: OnnxEngine(
                 ensure_exported(spec, weights, sha)))
+            if openvino_installed():
+                # bf16 where the CPU computes it natively: approximate, compared below.
+                bench.add("openvino bf16", "cpu", lambda: OpenVinoEngine(
+                    ensure_exported(spec, weights, sha), Precision.BF16), True)
+            else:
+                notes.append("openvino bf16 row skipped: pip install 'stcli[openvino]'")
             if int8:
                 calibration = [c[None] for c in clips]
                 bench.add("onnxruntime int8", "cpu", lambda: OnnxEngine(
@@ -339,7 +356,8 @@ def run_bench(
         model_rows = bench.measure(repeats)
         e2e_rows: list[EndToEndRow] = []
         if e2e:
-            names = ("torch", "onnxruntime fp32", "onnxruntime int8", "torch cuda fp32")
+            names = ("torch", "onnxruntime fp32", "onnxruntime int8", "openvino bf16",
+                     "torch cuda fp32")
             e2e_rows = _end_to_end([r for r in bench.rows if r.name in names], spec, weights,
                                    source, protocol, batch_size, repeats)
 

@@ -1,0 +1,95 @@
+"""The OpenVINO backend: bf16 on a CPU with bf16 arithmetic (the fast, approximate path)
+and fp32 (the exact one, agreeing with onnxruntime); chosen by ``--precision bf16`` when
+installed, torch-free, and never presented as exact."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from stcli import engines
+from stcli.engines import cpu_has_bf16, resolve_backend
+from stcli.errors import UsageError
+from stcli.loader import softmax
+from stcli.tasks.classify import load_recognizer
+from tests.conftest import run_stcli
+
+pytest.importorskip("openvino")
+pytest.importorskip("onnxruntime")
+CPU = "cpu"
+needs_bf16 = pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no bf16 arithmetic")
+
+
+def test_bf16_on_the_cpu_picks_openvino_where_the_cpu_computes_bf16(monkeypatch) -> None:
+    monkeypatch.setattr(engines, "cpu_has_bf16", lambda: True)
+    assert resolve_backend("auto", CPU, "bf16") == "openvino"
+    assert resolve_backend("auto", CPU, "fp32") == "onnxruntime"  # exact stays the default
+    assert resolve_backend("auto", "cuda", "bf16") == "torch"
+    monkeypatch.setattr(engines, "cpu_has_bf16", lambda: False)  # emulated bf16: torch
+    assert resolve_backend("auto", CPU, "bf16") == "torch"
+    monkeypatch.setattr(engines, "openvino_installed", lambda: False)
+    with pytest.raises(UsageError, match=r"pip install 'stcli\[openvino\]'"):
+        resolve_backend("openvino", CPU, "bf16")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("openvino", "cuda", "bf16"), "--backend openvino runs on the CPU"),
+    (("openvino", CPU, "fp16"), "--precision fp16 is not for --backend openvino: it runs "
+                                "fp32 or bf16"),
+    (("onnxruntime", CPU, "bf16"), "--precision bf16 is not for --backend onnxruntime"),
+])
+def test_impossible_combinations_are_usage_errors(args, message) -> None:
+    with pytest.raises(UsageError, match=message):
+        resolve_backend(*args)
+
+
+@pytest.fixture(scope="module")
+def recognizers(reference_checkpoint) -> dict:
+    ckpt = reference_checkpoint("k400")
+    return {name: load_recognizer("k400", ckpt, backend=backend, precision=precision,
+                                  progress=False)
+            for name, backend, precision in (("onnxruntime", "onnxruntime", "fp32"),
+                                             ("openvino fp32", "openvino", "fp32"),
+                                             ("openvino bf16", "openvino", "bf16"))}
+
+
+def test_openvino_fp32_classifies_like_onnxruntime(recognizers, generated_videos) -> None:
+    video = generated_videos["landscape"]
+    got = {n: recognizers[n].classify(video, views="2x3")[0]
+           for n in ("onnxruntime", "openvino fp32")}
+    assert recognizers["openvino fp32"].backend == "openvino fp32"
+    assert recognizers["openvino fp32"].model is None  # no torch model is built
+    assert [c.class_id for c in got["openvino fp32"].topk] == \
+        [c.class_id for c in got["onnxruntime"].topk]
+    np.testing.assert_allclose([c.score for c in got["openvino fp32"].topk],
+                               [c.score for c in got["onnxruntime"].topk], atol=1e-5)
+
+
+@needs_bf16
+def test_bf16_really_computes_in_bf16_and_stays_close(recognizers, generated_videos) -> None:
+    bf16, fp32 = recognizers["openvino bf16"], recognizers["onnxruntime"]
+    assert bf16.backend == "openvino bf16"
+    clips = np.random.default_rng(0).standard_normal((2, 3, 16, 224, 224)).astype(np.float32)
+    exact = fp32.engine.logits(clips)
+    got = bf16.engine.logits(clips)
+    assert not np.array_equal(got, exact)  # really another arithmetic
+    # bf16 keeps 8 mantissa bits: logits within ~1% of their range, not to 1e-5.
+    assert np.abs(got - exact).max() <= 0.02 * np.abs(exact).max()
+    # The output buffer is OpenVINO's, reused by the next call: what we returned is ours.
+    again = bf16.engine.logits(clips[:1])
+    np.testing.assert_array_equal(bf16.engine.logits(clips)[:1], again)
+    assert np.abs(softmax(got) - softmax(exact)).max() < 0.5
+
+
+@needs_bf16
+def test_cli_bf16_says_it_is_approximate(reference_checkpoint,
+                                                                  generated_videos) -> None:
+    proc = run_stcli("classify", str(generated_videos["short"]), "-c",
+                     str(reference_checkpoint("k400")), "--precision", "bf16", "--fast",
+                     "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert "openvino bf16: bf16 arithmetic gives probabilities close to fp32's, not equal" \
+        in proc.stderr
+    assert json.loads(proc.stdout)[0]["status"] == "ok"

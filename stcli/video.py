@@ -42,10 +42,12 @@ from .containers import (
     inverse,
     looks_intact,
     mp4_video_codec,
+    reduce_matrix,
     rotation_part,
     still_image,
 )
 from .errors import VideoError
+from .urls import is_url, network_options
 
 T = TypeVar("T")
 _IMAGE_CODECS = frozenset({"mjpeg", "png", "bmp", "tiff", "webp", "jpeg2000", "gif"})
@@ -54,6 +56,9 @@ _IMAGE_CODECS = frozenset({"mjpeg", "png", "bmp", "tiff", "webp", "jpeg2000", "g
 _DECORD_PIXEL_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p",
                                    "yuvj444p", "nv12", "gray"})
 _DECORD_CODECS = frozenset({"avc1", "avc3", "hvc1", "hev1"})
+# Containers whose index makes ffmpeg's input ``-ss`` land exactly (checked frame for
+# frame in tests/test_ranges.py); MPEG-TS seeks by bytes and can overshoot by a GOP.
+_SEEK_FORMATS = ("mov,mp4", "matroska")
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,15 @@ class VideoInfo:
         the end of the video."""
         ends = np.append(self.timestamps, self.duration_s)
         return ends[np.clip(np.asarray(frames, dtype=np.int64), 0, self.num_frames)]
+
+    def cut(self, first: int, stop: int) -> VideoInfo:
+        """The frames ``[first, stop)`` as a video of their own: frame ``first`` becomes
+        frame 0 at time 0 (add ``timestamps[first]`` back for the original timeline)."""
+        times = self.timestamps[first:stop] - self.timestamps[first]
+        end = float(self.time_of(stop)[()] - self.timestamps[first])
+        variable = bool(self.variable_rate and stop - first > 2)
+        return VideoInfo(self.path, stop - first, self.fps, self.width, self.height,
+                         self.backend, times, end, variable, self.orientation)
 
     def frames_per_chunk(self, budget_bytes: int = 8 << 20) -> int:
         """How many decoded frames fit in ``budget_bytes``: ~32 frames of 340x256, one of
@@ -268,7 +282,9 @@ class FfmpegVideo(Video):
     truncated. ffmpeg decodes the stored frames (``-noautorotate``) and stcli orients them.
     """
 
-    def __init__(self, path: str, matrix: Matrix = IDENTITY, threads: int = 0) -> None:
+    def __init__(self, path: str, matrix: Matrix | None = IDENTITY, threads: int = 0) -> None:
+        """``matrix`` None: the display matrix ffprobe reports (a URL, which stcli cannot
+        read the MP4 boxes of)."""
         self.threads = threads  # ffmpeg's decoding threads; 0: its own choice
         try:
             stream, packets = probe(path, packets=True)
@@ -285,8 +301,11 @@ class FfmpegVideo(Video):
             )
         if stream.get("codec_name") in _IMAGE_CODECS and len(packets) == 1:
             raise VideoError(path, "a still image, not a video: give a video file")
+        if matrix is None:
+            matrix = _probed_matrix(stream)
         self.path, self.matrix = path, matrix
         self.stream = stream
+        self._origin: float | None = None  # where frame 0 is in ffmpeg's -ss time
         fps = _rate(stream.get("avg_frame_rate")) or _rate(stream.get("r_frame_rate"))
         self._size = int(stream["width"]), int(stream["height"])
         width, height = self._size[::-1] if _swaps(matrix) else self._size
@@ -297,6 +316,10 @@ class FfmpegVideo(Video):
                    if last.get("duration_time") else None)
             times, duration, variable = frame_times(
                 [float(s) for s in starts], end, fps, path)
+            fmt = stream.get("format", {})
+            origin = min(float(s) for s in starts) - float(fmt.get("start_time") or 0)
+            if fmt.get("format_name", "").startswith(_SEEK_FORMATS) and origin >= -1e-6:
+                self._origin = max(origin, 0.0)
             info = VideoInfo(path, len(packets), fps, width, height, "ffmpeg", times,
                              duration, variable, matrix)
         else:  # raw streams without timestamps: a constant rate
@@ -328,14 +351,20 @@ class FfmpegVideo(Video):
         w, h = self._size
         frame_bytes = w * h * 3
         step, first = _pattern(wanted)
+        # Decoding starts at the first wanted frame where the container seeks exactly
+        # (a time range, a late first clip); ffmpeg then numbers frames from there.
+        seek = self._seek_time(first)
+        skip = first if seek is not None else 0
         # Frames no clip needs are dropped inside ffmpeg, before the RGB conversion and the
         # pipe: sliding windows and snippets take every 4th frame, and converting and
         # piping the other three cost ~0.3 s of CPU per minute of video beside the network.
-        keep = [] if (step, first) == (1, 0) else [
-            "-vf", f"select=gte(n\\,{first})*not(mod(n-{first}\\,{step}))"]
+        keep = [] if (step, first - skip) == (1, 0) else [
+            "-vf", f"select=gte(n\\,{first - skip})*not(mod(n-{first - skip}\\,{step}))"]
         with tempfile.TemporaryFile() as errors:
             threads = ["-threads", str(self.threads)] if self.threads else []
-            cmd = ["ffmpeg", "-v", "error", "-nostdin", "-noautorotate", *threads, "-i", self.path,
+            start = [] if seek is None else ["-ss", f"{seek:.6f}"]
+            cmd = ["ffmpeg", "-v", "error", "-nostdin", "-noautorotate", *threads,
+                   *network_options(self.path), *start, "-i", self.path,
                    "-map", "0:v:0", *keep, "-f", "rawvideo", "-pix_fmt", "rgb24",
                    *passthrough(), "pipe:"]
             try:
@@ -372,6 +401,29 @@ class FfmpegVideo(Video):
             finally:
                 proc.kill()
                 proc.wait()
+
+    def _seek_time(self, frame: int) -> float | None:
+        """The input ``-ss`` that makes ``frame`` the first frame decoded: halfway from
+        the previous frame's time, so that rounding neither keeps that one nor drops this
+        one (ffmpeg keeps the frames at or after it). None for frame 0 and where seeking
+        is not exact."""
+        if frame <= 0 or self._origin is None:
+            return None
+        times = self.info.timestamps
+        return self._origin + float(times[frame - 1] + times[frame]) / 2
+
+
+def _probed_matrix(stream: dict[str, Any]) -> Matrix:
+    """The reduced display matrix in ffprobe's side data (printed as three rows of
+    ``index: a b u``), the identity when there is none."""
+    for side in stream.get("side_data_list", []):
+        text = side.get("displaymatrix")
+        if text:
+            values = [int(v) for line in text.strip().splitlines()
+                      for v in line.split(":", 1)[-1].split()]
+            if len(values) == 9:
+                return reduce_matrix(values)
+    return IDENTITY
 
 
 def _pattern(wanted: Sequence[int]) -> tuple[int, int]:
@@ -471,15 +523,18 @@ def passthrough() -> list[str]:
 
 
 def probe(path: str, packets: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """ffprobe's description of the first video stream and, with ``packets``, its packets'
-    times (demuxing the whole file, decoding nothing); :class:`VideoError` if there is no
-    video stream. Raises ``FileNotFoundError`` when ffprobe is not installed."""
+    """ffprobe's description of the first video stream (with its display matrix in
+    ``side_data_list`` and the container's ``format_name`` and ``start_time`` under
+    ``"format"``) and, with ``packets``, its packets' times (demuxing the whole file,
+    decoding nothing); :class:`VideoError` if there is no video stream. Raises
+    ``FileNotFoundError`` when ffprobe is not installed."""
     entries = ("stream=codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,"
-               "sample_aspect_ratio,pix_fmt")
+               "sample_aspect_ratio,pix_fmt:stream_side_data=displaymatrix"
+               ":format=format_name,start_time")
     if packets:
         entries += ":packet=pts_time,duration_time"
-    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", entries,
-           "-of", "json", path]
+    cmd = ["ffprobe", "-v", "error", *network_options(path), "-select_streams", "v:0",
+           "-show_entries", entries, "-of", "json", path]
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode != 0:
         raise VideoError(path, _probe_failure(path, proc.stderr))
@@ -490,7 +545,7 @@ def probe(path: str, packets: bool = False) -> tuple[dict[str, Any], list[dict[s
     streams = [s for s in data.get("streams", []) if s.get("width")]
     if not streams:
         raise VideoError(path, "has no video stream (audio-only or not a video file)")
-    return streams[0], data.get("packets", [])
+    return {**streams[0], "format": data.get("format", {})}, data.get("packets", [])
 
 
 def _rate(text: str | None) -> float:
@@ -504,6 +559,8 @@ def _rate(text: str | None) -> float:
 def _probe_failure(path: str, stderr: bytes | None) -> str:
     lines = (stderr or b"").decode(errors="replace").strip().splitlines()
     detail = lines[-1].split(": ", 1)[-1] if lines else "unknown error"
+    if is_url(path):  # refused, 404, timed out, not a video: the server's or ffmpeg's words
+        return f"cannot be read ({detail})"
     if head_of(path)[4:8] == b"ftyp" and any("moov atom not found" in line for line in lines):
         return "truncated or incomplete MP4 (no 'moov' index): re-download or re-encode it"
     return f"not a readable video ({detail})"
@@ -516,9 +573,12 @@ def open_video(path: str | Path, sequential: bool = False, threads: int = 0) -> 
     reads through an ffmpeg pipe, which keeps no decoder state in this process. Decord
     interleaved with the network let the heap grow with the video's length (peak RSS
     1.3 GB for 2 minutes, 3 GB for 10, benchmarks/localize.py). ``threads`` caps that
-    pipe's decoding threads (0: ffmpeg's choice).
+    pipe's decoding threads (0: ffmpeg's choice). A URL is read by ffmpeg alone (decord
+    cannot open one), with network timeouts (``urls.network_options``).
     """
     path = str(path)
+    if is_url(path):
+        return FfmpegVideo(path, None, threads)
     if not os.path.exists(path):
         raise VideoError(path, "file not found")
     if os.path.isdir(path):

@@ -16,7 +16,7 @@ MAX_LINES = 600
 # those below. A new module must be placed here: where it sits is a design decision.
 LAYERS = {
     0: {"version", "errors", "choices", "presets", "results", "fileio", "inputs", "settings",
-        "progress"},
+        "progress", "urls"},
     1: {"roi", "model", "checkpoints", "build", "hashes"},
     2: {"weights"},
     3: {"containers", "video", "sampling", "transforms"},

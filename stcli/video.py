@@ -68,7 +68,9 @@ class VideoInfo:
     ``width`` and ``height`` are those of the frames as displayed (a 90-degree rotation
     swaps them); ``timestamps[i]`` is frame ``i``'s presentation time in seconds from the
     first frame; ``duration_s`` runs to the end of the last frame; ``fps`` is the
-    container's average rate; ``variable_rate`` says that frame intervals differ.
+    container's average rate; ``variable_rate`` says that frame intervals differ. A part
+    cut out of a video (``cut``) is described as a video of its own, whose frame 0 is
+    frame ``first_frame`` of the file, shown at ``start_s`` in the file's timeline.
     """
 
     path: str
@@ -81,6 +83,8 @@ class VideoInfo:
     duration_s: float = 0.0
     variable_rate: bool = False
     orientation: Matrix = IDENTITY
+    first_frame: int = 0
+    start_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.timestamps is None:  # a constant rate: frame i at i / fps
@@ -109,12 +113,14 @@ class VideoInfo:
 
     def cut(self, first: int, stop: int) -> VideoInfo:
         """The frames ``[first, stop)`` as a video of their own: frame ``first`` becomes
-        frame 0 at time 0 (add ``timestamps[first]`` back for the original timeline)."""
-        times = self.timestamps[first:stop] - self.timestamps[first]
-        end = float(self.time_of(stop)[()] - self.timestamps[first])
-        variable = bool(self.variable_rate and stop - first > 2)
+        frame 0 at time 0; its ``first_frame`` and ``start_s`` lead back to this video's
+        numbering and timeline."""
+        begin = float(self.timestamps[first])
+        times = self.timestamps[first:stop] - begin
+        end = float(self.time_of(stop)[()]) - begin
         return VideoInfo(self.path, stop - first, self.fps, self.width, self.height,
-                         self.backend, times, end, variable, self.orientation)
+                         self.backend, times, end, self.variable_rate, self.orientation,
+                         self.first_frame + first, self.start_s + begin)
 
     def frames_per_chunk(self, budget_bytes: int = 8 << 20) -> int:
         """How many decoded frames fit in ``budget_bytes``: ~32 frames of 340x256, one of

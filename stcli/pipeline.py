@@ -187,8 +187,9 @@ def segment_frames(path: str | Path, info: VideoInfo,
     stop = info.num_frames if end_s is None else int(
         np.searchsorted(times, end_s - _ON_BOUND_S))
     if first >= info.num_frames:
-        raise VideoError(path, f"starts at {start_s:g} s, after the video's end "
-                         f"({info.duration_s:.3f} s): give an earlier --start")
+        raise VideoError(path, f"starts at {start_s:g} s, after the video's last frame "
+                         f"({times[-1]:.3f} s of {info.duration_s:.3f}): give an earlier "
+                         "--start")
     if first >= stop:
         raise VideoError(path, f"segment {start_s}..{end_s} s holds no frame of the video "
                          f"({info.duration_s:.3f} s)")

@@ -14,7 +14,6 @@ user can act on; raw decoder exceptions and decoder log spam never reach the ter
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import json
@@ -23,10 +22,8 @@ import os
 import re
 import select
 import subprocess
-import sys
 import tempfile
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +43,7 @@ from .containers import (
     rotation_part,
     still_image,
 )
+from .decoding import decord_log_held, stall_seconds, stalled, within
 from .errors import VideoError
 from .urls import is_url, network_options
 
@@ -213,7 +211,7 @@ class DecordVideo(Video):
         import decord  # loads its FFmpeg libraries: only when a video is opened
 
         decord.logging.set_level(decord.logging.QUIET)
-        with _decord_log_held():
+        with decord_log_held():
             self._reader = decord.VideoReader(path, num_threads=0)
         self.path = path
         num_frames = len(self._reader)
@@ -229,7 +227,7 @@ class DecordVideo(Video):
 
     def _read(self, indices: list[int]) -> np.ndarray:
         try:
-            frames = _within(stall_seconds(), self.path,
+            frames = within(stall_seconds(), self.path,
                              lambda: self._reader.get_batch(indices).asnumpy())
         except VideoError:
             raise
@@ -243,40 +241,6 @@ class DecordVideo(Video):
 
     def close(self) -> None:
         self.__dict__.pop("_reader", None)
-
-
-_DECORD_LOG = re.compile(rb"^\[\d\d:\d\d:\d\d\] \S*\.cc:\d+: ")
-_FD2 = threading.Lock()
-
-
-@atexit.register
-def _release_held_stderr() -> None:
-    """At exit, let a decord open that holds fd 2 (on the decoding thread) finish and pass
-    the lines written meanwhile on: the last message of an interrupted run is one of them."""
-    if _FD2.acquire(timeout=10):
-        _FD2.release()
-
-
-@contextlib.contextmanager
-def _decord_log_held() -> Iterator[None]:
-    """Hold file descriptor 2 while decord opens a file, then pass on all but decord's own
-    lines: its C++ logger writes a failure to open straight to fd 2 (the log level set
-    above reaches FFmpeg only), and stcli reports that failure in its own words."""
-    with _FD2, tempfile.TemporaryFile() as held:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            kept = [line for line in held.read().splitlines(keepends=True)
-                    if not _DECORD_LOG.match(line)]
-            if kept:  # anything else (another thread's lines) arrives, a moment late
-                os.write(2, b"".join(kept))
 
 
 class FfmpegVideo(Video):
@@ -386,7 +350,7 @@ class FfmpegVideo(Video):
                 while target is not None:
                     raw = _read_exact(proc.stdout, frame_bytes, stall)
                     if raw is None:
-                        raise VideoError(self.path, _stalled(stall, position))
+                        raise VideoError(self.path, stalled(stall, position))
                     if len(raw) < frame_bytes:
                         errors.seek(0)
                         detail = errors.read().decode(errors="replace").strip().splitlines()
@@ -439,43 +403,6 @@ def _pattern(wanted: Sequence[int]) -> tuple[int, int]:
     for index in wanted[1:]:
         step = math.gcd(step, index - first)
     return max(step, 1), first
-
-
-def stall_seconds() -> float:
-    """How long a decoder may go without delivering a frame before the file is given up as
-    damaged: ``$STCLI_DECODE_STALL_S``, default 120 s."""
-    try:
-        return max(0.0, float(os.environ.get("STCLI_DECODE_STALL_S", "120")))
-    except ValueError:
-        return 120.0
-
-
-def _stalled(seconds: float, position: int | None = None) -> str:
-    where = f" at frame {position}" if position is not None else ""
-    return (f"decoding stalled{where}: no frame for {seconds:g} s; the file is damaged "
-            "(STCLI_DECODE_STALL_S sets the limit)")
-
-
-def _within(seconds: float, path: str, work: Callable[[], T]) -> T:
-    """``work()`` on a helper thread, given up after ``seconds``: decord decodes in C++,
-    where a damaged file could hold a read forever and nothing can interrupt it. A read
-    given up on is left to finish on its (daemon) thread; the video is reported."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = work()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="stcli-decord-read", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        raise VideoError(path, _stalled(seconds))
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def _read_exact(pipe: Any, size: int, seconds: float) -> bytearray | None:

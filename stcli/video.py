@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +47,6 @@ from .decoding import decord_log_held, stall_seconds, stalled, within
 from .errors import VideoError
 from .urls import is_url, network_options
 
-T = TypeVar("T")
 _IMAGE_CODECS = frozenset({"mjpeg", "png", "bmp", "tiff", "webp", "jpeg2000", "gif"})
 # What decord (FFmpeg 4.1 inside) turns into the same RGB as ffmpeg, checked frame for
 # frame in tests/test_frames.py; anything else (10-bit and up) is read by ffmpeg.

@@ -6,7 +6,8 @@ orientation (the MP4/MOV display matrix applied, rotations and flips, see
 pipeline's decord + OpenCV ignore it), each with its presentation time taken from the
 file's timestamps (``VideoInfo.timestamps``, seconds from the first frame), so a
 variable-rate video maps time to frames correctly. Random access (decord) and sequential
-reads (an ffmpeg pipe) return identical frames for the same indices.
+reads (an ffmpeg pipe) return identical frames for the same indices. A URL goes to ffprobe
+and the ffmpeg pipe only, with network timeouts (``urls``).
 
 Every failure surfaces as :class:`~stcli.errors.VideoError` with a one-line reason that a
 user can act on; raw decoder exceptions and decoder log spam never reach the terminal.
@@ -249,6 +250,8 @@ class FfmpegVideo(Video):
     The frame count and times come from demuxing (packet timestamps), which reads no
     pixels; a file whose readable packets fall short of its own index is reported as
     truncated. ffmpeg decodes the stored frames (``-noautorotate``) and stcli orients them.
+    In MP4/MOV and Matroska files decoding starts at the first wanted frame (``-ss``), so
+    a late time range costs no decoding of what comes before it.
     """
 
     def __init__(self, path: str, matrix: Matrix | None = IDENTITY, threads: int = 0) -> None:

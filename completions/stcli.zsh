@@ -78,6 +78,8 @@ _stcli_classify() {
         --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
         --shard'[Process only shard I/N of the videos (I from 0), or '"'"'auto'"'"': the index and count of a SLURM array or Kubernetes indexed Job. --out FILE becomes FILE.part-IIII-of-NNNN.EXT; join the parts with '"'"'stcli merge'"'"']:shard: ' \
         --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
+        --start'[Analyse each video from this time on, as if cut there: seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:start: ' \
+        --end'[Analyse each video up to this time (frames shown before it): seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:end: ' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -107,6 +109,8 @@ _stcli_detect() {
         --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
         --shard'[Process only shard I/N of the videos (I from 0), or '"'"'auto'"'"': the index and count of a SLURM array or Kubernetes indexed Job. --out FILE becomes FILE.part-IIII-of-NNNN.EXT; join the parts with '"'"'stcli merge'"'"']:shard: ' \
         --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
+        --start'[Analyse each video from this time on, as if cut there: seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:start: ' \
+        --end'[Analyse each video up to this time (frames shown before it): seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:end: ' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -201,6 +205,8 @@ _stcli_features() {
         --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
         --shard'[Process only shard I/N of the videos (I from 0), or '"'"'auto'"'"': the index and count of a SLURM array or Kubernetes indexed Job. --out FILE becomes FILE.part-IIII-of-NNNN.EXT; join the parts with '"'"'stcli merge'"'"']:shard: ' \
         --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
+        --start'[Analyse each video from this time on, as if cut there: seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:start: ' \
+        --end'[Analyse each video up to this time (frames shown before it): seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:end: ' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -232,6 +238,8 @@ _stcli_localize() {
         --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
         --shard'[Process only shard I/N of the videos (I from 0), or '"'"'auto'"'"': the index and count of a SLURM array or Kubernetes indexed Job. --out FILE becomes FILE.part-IIII-of-NNNN.EXT; join the parts with '"'"'stcli merge'"'"']:shard: ' \
         --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
+        --start'[Analyse each video from this time on, as if cut there: seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:start: ' \
+        --end'[Analyse each video up to this time (frames shown before it): seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:end: ' \
         --scores-out'[Save each video'"'"'s window scores into DIR (to re-threshold without running the model again)]:scores-out:_files -/' \
         --scores-format'[csv or npz, for --scores-out]:scores-format:(csv npz)' \
         --plot'[Write a PNG timeline per video into DIR (needs matplotlib: pip install '"'"'stcli\[plot\]'"'"')]:plot:_files -/' \

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO, TypeVar
 
 # Leading bytes of containers decord opens without complaint when they are complete.
@@ -139,11 +139,12 @@ def _track_matrix(f: BinaryIO, start: int, end: int) -> Matrix:
     # reserved, then the 3x3 matrix of 32-bit values.
     f.seek(tkhd[0] + (52 if f.read(1) == b"\x01" else 40))
     values = f.read(36)
-    return _reduce(struct.unpack(">9i", values)) if len(values) == 36 else IDENTITY
+    return reduce_matrix(struct.unpack(">9i", values)) if len(values) == 36 else IDENTITY
 
 
-def _reduce(values: tuple[int, ...]) -> Matrix:
-    """The signs of a 16.16 matrix's 2x2 part when it is axis-aligned, else the identity."""
+def reduce_matrix(values: Sequence[int]) -> Matrix:
+    """The signs of a 16.16 matrix's 2x2 part (the 3x3 matrix row by row, as MP4 stores it
+    and ffprobe prints it) when it is axis-aligned, else the identity."""
     a, b, _, c, d = values[:5]
     if (a == 0 and d == 0 and b != 0 and c != 0) or (b == 0 and c == 0 and a != 0 and d != 0):
         return (_sign(a), _sign(b), _sign(c), _sign(d))

@@ -166,24 +166,41 @@ class Background(Iterator[T]):
 
 
 # -- recognition views -----------------------------------------------------------------------
+# A frame time within 1 us of a bound counts as on it: "12.5" and 300 / 24 may differ in
+# the last bit.
+_ON_BOUND_S = 1e-6
+
+
 def segment_frames(path: str | Path, info: VideoInfo,
                    segment: tuple[float | None, float | None]) -> tuple[int, int]:
-    """The frames ``[first, stop)`` of a ``(start_s, end_s)`` segment of a video: from the
-    frame shown at ``start_s`` to the one shown at ``end_s`` (presentation times)."""
+    """The frames ``[first, stop)`` of a ``(start_s, end_s)`` segment of a video (None: its
+    own start or end): frame ``i``, shown at ``info.timestamps[i]`` (``i / fps`` at a
+    constant rate), belongs to it when ``start_s <= t < end_s``. The one conversion of a
+    time range to frames, for ``--start``/``--end`` and training segments alike."""
     start_s, end_s = segment
     if start_s is None and end_s is None:
         return 0, info.num_frames
     if info.fps <= 0:
         raise VideoError(path, "has no frame rate; cannot cut a segment by time")
-    first = 0 if start_s is None else int(info.frame_at(start_s)[0])
-    if end_s is None or end_s >= info.duration_s:
-        stop = info.num_frames
-    else:
-        stop = int(info.frame_at(end_s)[0])
-    if not 0 <= first < stop:
+    times = info.timestamps
+    first = 0 if start_s is None else int(np.searchsorted(times, start_s - _ON_BOUND_S))
+    stop = info.num_frames if end_s is None else int(
+        np.searchsorted(times, end_s - _ON_BOUND_S))
+    if first >= info.num_frames:
+        raise VideoError(path, f"starts at {start_s:g} s, after the video's last frame "
+                         f"({times[-1]:.3f} s of {info.duration_s:.3f}): give an earlier "
+                         "--start")
+    if first >= stop:
         raise VideoError(path, f"segment {start_s}..{end_s} s holds no frame of the video "
                          f"({info.duration_s:.3f} s)")
     return first, stop
+
+
+def cut_info(path: str | Path, info: VideoInfo,
+             segment: tuple[float | None, float | None]) -> VideoInfo:
+    """``info`` of the segment's frames as a video of their own (``VideoInfo.cut``)."""
+    first, stop = segment_frames(path, info, segment)
+    return info if (first, stop) == (0, info.num_frames) else info.cut(first, stop)
 
 
 @dataclass
@@ -212,13 +229,13 @@ def decode_views(path: str | Path, preset: Preset, protocol: Protocol,
     """Yield the video's info and clip rows, then its distinct frames in chunks.
 
     ``segment`` (start, end seconds; None = the video's own) restricts the clips to part
-    of the video, as if it had been cut there. Pure decoding (no torch).
+    of the video, as if it had been cut there; the info is then the part's
+    (``VideoInfo.cut``). Pure decoding (no torch).
     """
     with open_video(path) as video:
-        info = video.info
-        first, stop = segment_frames(path, info, segment)
-        indices = first + test_clip_indices(
-            stop - first, preset.clip_len, preset.frame_interval, protocol.num_clips)
+        info = cut_info(path, video.info, segment)
+        indices = info.first_frame + test_clip_indices(
+            info.num_frames, preset.clip_len, preset.frame_interval, protocol.num_clips)
         # Each distinct frame is decoded, resized and normalized once, however many clips
         # and crops share it.
         distinct, rows = np.unique(indices, return_inverse=True)
@@ -261,22 +278,25 @@ class StreamPlan:
 
 
 def stream_frames(path: str | Path, purpose: str,
-                  plan: Callable[[VideoInfo], tuple[Any, ...]],
-                  threads: int = 0) -> Iterator[Any]:
+                  plan: Callable[[VideoInfo], tuple[Any, ...]], threads: int = 0,
+                  segment: tuple[float | None, float | None] = (None, None)) -> Iterator[Any]:
     """Yield a :class:`StreamPlan`, then the frames it needs in chunks, from one
     sequential pass over the video. ``plan(info)`` returns ``(clips, context)`` or
     ``(clips, context, frames)`` with frames needed besides the clips' (keyframe images);
     ``purpose`` names what is placed in time ("windows", "keyframes", ...) in the error
     for a video without a frame rate; ``threads`` caps ffmpeg's decoding threads (0: its
-    own choice). Pure decoding (no torch)."""
+    own choice). ``segment`` (start, end seconds) plans over that part only, as a video
+    of its own (``VideoInfo.cut``: indices from its first frame; ``first_frame`` and
+    ``start_s`` lead back to the file), and decoding starts there. Pure decoding (no
+    torch)."""
     with open_video(path, sequential=True, threads=threads) as video:
-        info = video.info
-        if info.fps <= 0:
+        if video.info.fps <= 0:
             raise VideoError(path, f"has no frame rate; cannot place {purpose} in time")
+        info = cut_info(path, video.info, segment)
         clips, context, *also = plan(info)
         needed = np.unique(np.concatenate([np.ravel(clips), *also]))
         yield StreamPlan(info, clips, needed, context)
-        yield from video.read_chunks(needed, info.frames_per_chunk())
+        yield from video.read_chunks(needed + info.first_frame, info.frames_per_chunk())
 
 
 def complete_clips(

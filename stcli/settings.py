@@ -10,6 +10,7 @@ parsed (a tuple, an Enum member).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,40 @@ def _path_text(value: str | os.PathLike[str] | None) -> str | None:
     return None if value is None else os.fspath(value)
 
 
+_CLOCK = re.compile(r"(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)")
+
+
+def parse_time(value: str | float, option: str = "time") -> float:
+    """Seconds from ``12.5`` or a clock time ``[HH:]MM:SS[.fff]`` (``1:02:03.5``,
+    ``02:03``): non-negative and finite; a :class:`UsageError` naming ``option`` else."""
+    text = str(value).strip()
+    clock = _CLOCK.fullmatch(text)
+    try:
+        if clock:
+            hours, minutes, seconds = int(clock[1] or 0), int(clock[2]), float(clock[3])
+            if (clock[1] and minutes >= 60) or seconds >= 60:
+                raise ValueError
+            result = hours * 3600 + minutes * 60 + seconds
+        else:
+            result = float(text)
+    except ValueError:
+        result = float("nan")
+    if not (result >= 0 and result != float("inf")):
+        raise UsageError(f"{option} '{text}': give seconds (12.5) or [HH:]MM:SS[.fff] "
+                         "(1:02:03.5), at least 0")
+    return result
+
+
+def _check_range(settings: Any) -> None:
+    """Parse and check a settings object's ``start`` and ``end`` (``--start``/``--end``)."""
+    for name in ("start", "end"):
+        value = getattr(settings, name)
+        if value is not None:
+            _set(settings, name, parse_time(value, f"--{name}"))
+    if settings.start is not None and settings.end is not None and settings.end <= settings.start:
+        raise UsageError(f"--end {settings.end:g} must be after --start {settings.start:g}")
+
+
 class _Settings:
     """``to_dict`` shared by the settings classes: JSON-able values, tuples as lists."""
 
@@ -44,6 +79,11 @@ class _Settings:
         """Files the settings name whose contents change the results (a resumed run must
         notice when they change)."""
         return ()
+
+    def time_range(self) -> tuple[float | None, float | None]:
+        """``(start, end)`` seconds of the part of each video to analyse (``--start``,
+        ``--end``; None: the video's own); ``(None, None)`` for settings without them."""
+        return getattr(self, "start", None), getattr(self, "end", None)
 
     @classmethod
     def pick(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -82,13 +122,18 @@ class ClassifySettings(_Settings):
     """``stcli classify``: the views of the protocol and how many labels to report.
 
     ``views`` None is the preset's official test protocol; ``fast`` its validation
-    setting (1 clip, short side 256, centre crop 224)."""
+    setting (1 clip, short side 256, centre crop 224).
+    ``start`` and ``end`` (seconds, or ``"[HH:]MM:SS[.fff]"``) analyse only that part of
+    each video, as if it had been cut out; reported times stay the original video's."""
 
     views: str | None = None
     fast: bool = False
     top_k: int = 5
+    start: float | None = None
+    end: float | None = None
 
     def __post_init__(self) -> None:
+        _check_range(self)
         if self.views is not None:
             parse_views(self.views)
         if self.top_k < 1:
@@ -123,6 +168,8 @@ class LocalizeSettings(_Settings):
     ``overlap`` stays None, as it does not apply; ``classes`` (names or ids, comma-separated) and
     ``label_map`` (CSV folding checkpoint classes into your labels) choose the columns;
     the rest turns window scores into segments (``segments.windows_to_segments``).
+    ``start`` and ``end`` (seconds, or ``"[HH:]MM:SS[.fff]"``) analyse only that part of
+    each video, as if it had been cut out; reported times stay the original video's.
     """
 
     windows: tuple[int, ...] = (64,)
@@ -137,8 +184,11 @@ class LocalizeSettings(_Settings):
     nms_iou: float = 0.4
     sigma: float = 0.5
     max_segments: int = 200
+    start: float | None = None
+    end: float | None = None
 
     def __post_init__(self) -> None:
+        _check_range(self)
         if isinstance(self.windows, str):
             _set(self, "windows", parse_windows(self.windows))
         _set(self, "windows", tuple(int(w) for w in self.windows))
@@ -194,6 +244,9 @@ class DetectSettings(_Settings):
     start at second 900). Persons come from ``proposals`` (a file) or the
     ``person_detector`` (``hog`` or ``onnx:MODEL.onnx``) at ``person_threshold``;
     actions scoring at least ``action_threshold`` are reported.
+    ``start`` and ``end`` (seconds, or ``"[HH:]MM:SS[.fff]"``) analyse only that part of
+    each video, as if it had been cut out; reported times stay the original video's.
+    Keyframe intervals count from ``start``.
     """
 
     keyframe_interval: float | None = None
@@ -203,8 +256,11 @@ class DetectSettings(_Settings):
     person_detector: str = "hog"
     person_threshold: float | None = None
     action_threshold: float = 0.5
+    start: float | None = None
+    end: float | None = None
 
     def __post_init__(self) -> None:
+        _check_range(self)
         if isinstance(self.timestamps, str):
             _set(self, "timestamps", parse_timestamps(self.timestamps))
         elif self.timestamps is not None:
@@ -226,14 +282,19 @@ class DetectSettings(_Settings):
 class FeatureSettings(_Settings):
     """Every knob of ``stcli features``; recorded in each video's JSON sidecar: snippets
     every ``stride`` frames (None: 4, stored as such) or ``fps`` a second, not both (then
-    ``stride`` stays None), saved as ``dtype``."""
+    ``stride`` stays None), saved as ``dtype``.
+    ``start`` and ``end`` (seconds, or ``"[HH:]MM:SS[.fff]"``) analyse only that part of
+    each video, as if it had been cut out; reported times stay the original video's."""
 
     # None means "not given", so that a given one can be refused beside fps.
     stride: int | None = None
     fps: float | None = None
     dtype: FeatureDtype = FeatureDtype.FLOAT32
+    start: float | None = None
+    end: float | None = None
 
     def __post_init__(self) -> None:
+        _check_range(self)
         if self.stride is not None and self.fps is not None:
             raise UsageError("--stride and --fps conflict: give one")
         if self.stride is None and self.fps is None:

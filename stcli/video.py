@@ -6,7 +6,8 @@ orientation (the MP4/MOV display matrix applied, rotations and flips, see
 pipeline's decord + OpenCV ignore it), each with its presentation time taken from the
 file's timestamps (``VideoInfo.timestamps``, seconds from the first frame), so a
 variable-rate video maps time to frames correctly. Random access (decord) and sequential
-reads (an ffmpeg pipe) return identical frames for the same indices.
+reads (an ffmpeg pipe) return identical frames for the same indices. A URL goes to ffprobe
+and the ffmpeg pipe only, with network timeouts (``urls``).
 
 Every failure surfaces as :class:`~stcli.errors.VideoError` with a one-line reason that a
 user can act on; raw decoder exceptions and decoder log spam never reach the terminal.
@@ -14,7 +15,6 @@ user can act on; raw decoder exceptions and decoder log spam never reach the ter
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import json
@@ -23,13 +23,11 @@ import os
 import re
 import select
 import subprocess
-import sys
 import tempfile
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -42,18 +40,23 @@ from .containers import (
     inverse,
     looks_intact,
     mp4_video_codec,
+    reduce_matrix,
     rotation_part,
     still_image,
 )
+from .decoding import decord_log_held, stall_seconds, stalled, within
 from .errors import VideoError
+from .urls import is_url, network_options
 
-T = TypeVar("T")
 _IMAGE_CODECS = frozenset({"mjpeg", "png", "bmp", "tiff", "webp", "jpeg2000", "gif"})
 # What decord (FFmpeg 4.1 inside) turns into the same RGB as ffmpeg, checked frame for
 # frame in tests/test_frames.py; anything else (10-bit and up) is read by ffmpeg.
 _DECORD_PIXEL_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p",
                                    "yuvj444p", "nv12", "gray"})
 _DECORD_CODECS = frozenset({"avc1", "avc3", "hvc1", "hev1"})
+# Containers whose index makes ffmpeg's input ``-ss`` land exactly (checked frame for
+# frame in tests/test_ranges.py); MPEG-TS seeks by bytes and can overshoot by a GOP.
+_SEEK_FORMATS = ("mov,mp4", "matroska")
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,9 @@ class VideoInfo:
     ``width`` and ``height`` are those of the frames as displayed (a 90-degree rotation
     swaps them); ``timestamps[i]`` is frame ``i``'s presentation time in seconds from the
     first frame; ``duration_s`` runs to the end of the last frame; ``fps`` is the
-    container's average rate; ``variable_rate`` says that frame intervals differ.
+    container's average rate; ``variable_rate`` says that frame intervals differ. A part
+    cut out of a video (``cut``) is described as a video of its own, whose frame 0 is
+    frame ``first_frame`` of the file, shown at ``start_s`` in the file's timeline.
     """
 
     path: str
@@ -76,6 +81,8 @@ class VideoInfo:
     duration_s: float = 0.0
     variable_rate: bool = False
     orientation: Matrix = IDENTITY
+    first_frame: int = 0
+    start_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.timestamps is None:  # a constant rate: frame i at i / fps
@@ -101,6 +108,17 @@ class VideoInfo:
         the end of the video."""
         ends = np.append(self.timestamps, self.duration_s)
         return ends[np.clip(np.asarray(frames, dtype=np.int64), 0, self.num_frames)]
+
+    def cut(self, first: int, stop: int) -> VideoInfo:
+        """The frames ``[first, stop)`` as a video of their own: frame ``first`` becomes
+        frame 0 at time 0; its ``first_frame`` and ``start_s`` lead back to this video's
+        numbering and timeline."""
+        begin = float(self.timestamps[first])
+        times = self.timestamps[first:stop] - begin
+        end = float(self.time_of(stop)[()]) - begin
+        return VideoInfo(self.path, stop - first, self.fps, self.width, self.height,
+                         self.backend, times, end, self.variable_rate, self.orientation,
+                         self.first_frame + first, self.start_s + begin)
 
     def frames_per_chunk(self, budget_bytes: int = 8 << 20) -> int:
         """How many decoded frames fit in ``budget_bytes``: ~32 frames of 340x256, one of
@@ -193,7 +211,7 @@ class DecordVideo(Video):
         import decord  # loads its FFmpeg libraries: only when a video is opened
 
         decord.logging.set_level(decord.logging.QUIET)
-        with _decord_log_held():
+        with decord_log_held():
             self._reader = decord.VideoReader(path, num_threads=0)
         self.path = path
         num_frames = len(self._reader)
@@ -209,7 +227,7 @@ class DecordVideo(Video):
 
     def _read(self, indices: list[int]) -> np.ndarray:
         try:
-            frames = _within(stall_seconds(), self.path,
+            frames = within(stall_seconds(), self.path,
                              lambda: self._reader.get_batch(indices).asnumpy())
         except VideoError:
             raise
@@ -225,40 +243,6 @@ class DecordVideo(Video):
         self.__dict__.pop("_reader", None)
 
 
-_DECORD_LOG = re.compile(rb"^\[\d\d:\d\d:\d\d\] \S*\.cc:\d+: ")
-_FD2 = threading.Lock()
-
-
-@atexit.register
-def _release_held_stderr() -> None:
-    """At exit, let a decord open that holds fd 2 (on the decoding thread) finish and pass
-    the lines written meanwhile on: the last message of an interrupted run is one of them."""
-    if _FD2.acquire(timeout=10):
-        _FD2.release()
-
-
-@contextlib.contextmanager
-def _decord_log_held() -> Iterator[None]:
-    """Hold file descriptor 2 while decord opens a file, then pass on all but decord's own
-    lines: its C++ logger writes a failure to open straight to fd 2 (the log level set
-    above reaches FFmpeg only), and stcli reports that failure in its own words."""
-    with _FD2, tempfile.TemporaryFile() as held:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            kept = [line for line in held.read().splitlines(keepends=True)
-                    if not _DECORD_LOG.match(line)]
-            if kept:  # anything else (another thread's lines) arrives, a moment late
-                os.write(2, b"".join(kept))
-
-
 class FfmpegVideo(Video):
     """Reads through an ``ffmpeg`` rawvideo pipe; for files decord cannot open and for one
     sequential pass over a long video.
@@ -266,9 +250,13 @@ class FfmpegVideo(Video):
     The frame count and times come from demuxing (packet timestamps), which reads no
     pixels; a file whose readable packets fall short of its own index is reported as
     truncated. ffmpeg decodes the stored frames (``-noautorotate``) and stcli orients them.
+    In MP4/MOV and Matroska files decoding starts at the first wanted frame (``-ss``), so
+    a late time range costs no decoding of what comes before it.
     """
 
-    def __init__(self, path: str, matrix: Matrix = IDENTITY, threads: int = 0) -> None:
+    def __init__(self, path: str, matrix: Matrix | None = IDENTITY, threads: int = 0) -> None:
+        """``matrix`` None: the display matrix ffprobe reports (a URL, which stcli cannot
+        read the MP4 boxes of)."""
         self.threads = threads  # ffmpeg's decoding threads; 0: its own choice
         try:
             stream, packets = probe(path, packets=True)
@@ -285,8 +273,11 @@ class FfmpegVideo(Video):
             )
         if stream.get("codec_name") in _IMAGE_CODECS and len(packets) == 1:
             raise VideoError(path, "a still image, not a video: give a video file")
+        if matrix is None:
+            matrix = _probed_matrix(stream)
         self.path, self.matrix = path, matrix
         self.stream = stream
+        self._origin: float | None = None  # where frame 0 is in ffmpeg's -ss time
         fps = _rate(stream.get("avg_frame_rate")) or _rate(stream.get("r_frame_rate"))
         self._size = int(stream["width"]), int(stream["height"])
         width, height = self._size[::-1] if _swaps(matrix) else self._size
@@ -297,6 +288,10 @@ class FfmpegVideo(Video):
                    if last.get("duration_time") else None)
             times, duration, variable = frame_times(
                 [float(s) for s in starts], end, fps, path)
+            fmt = stream.get("format", {})
+            origin = min(float(s) for s in starts) - float(fmt.get("start_time") or 0)
+            if fmt.get("format_name", "").startswith(_SEEK_FORMATS) and origin >= -1e-6:
+                self._origin = max(origin, 0.0)
             info = VideoInfo(path, len(packets), fps, width, height, "ffmpeg", times,
                              duration, variable, matrix)
         else:  # raw streams without timestamps: a constant rate
@@ -328,14 +323,20 @@ class FfmpegVideo(Video):
         w, h = self._size
         frame_bytes = w * h * 3
         step, first = _pattern(wanted)
+        # Decoding starts at the first wanted frame where the container seeks exactly
+        # (a time range, a late first clip); ffmpeg then numbers frames from there.
+        seek = self._seek_time(first)
+        skip = first if seek is not None else 0
         # Frames no clip needs are dropped inside ffmpeg, before the RGB conversion and the
         # pipe: sliding windows and snippets take every 4th frame, and converting and
         # piping the other three cost ~0.3 s of CPU per minute of video beside the network.
-        keep = [] if (step, first) == (1, 0) else [
-            "-vf", f"select=gte(n\\,{first})*not(mod(n-{first}\\,{step}))"]
+        keep = [] if (step, first - skip) == (1, 0) else [
+            "-vf", f"select=gte(n\\,{first - skip})*not(mod(n-{first - skip}\\,{step}))"]
         with tempfile.TemporaryFile() as errors:
             threads = ["-threads", str(self.threads)] if self.threads else []
-            cmd = ["ffmpeg", "-v", "error", "-nostdin", "-noautorotate", *threads, "-i", self.path,
+            start = [] if seek is None else ["-ss", f"{seek:.6f}"]
+            cmd = ["ffmpeg", "-v", "error", "-nostdin", "-noautorotate", *threads,
+                   *network_options(self.path), *start, "-i", self.path,
                    "-map", "0:v:0", *keep, "-f", "rawvideo", "-pix_fmt", "rgb24",
                    *passthrough(), "pipe:"]
             try:
@@ -351,7 +352,7 @@ class FfmpegVideo(Video):
                 while target is not None:
                     raw = _read_exact(proc.stdout, frame_bytes, stall)
                     if raw is None:
-                        raise VideoError(self.path, _stalled(stall, position))
+                        raise VideoError(self.path, stalled(stall, position))
                     if len(raw) < frame_bytes:
                         errors.seek(0)
                         detail = errors.read().decode(errors="replace").strip().splitlines()
@@ -373,6 +374,29 @@ class FfmpegVideo(Video):
                 proc.kill()
                 proc.wait()
 
+    def _seek_time(self, frame: int) -> float | None:
+        """The input ``-ss`` that makes ``frame`` the first frame decoded: halfway from
+        the previous frame's time, so that rounding neither keeps that one nor drops this
+        one (ffmpeg keeps the frames at or after it). None for frame 0 and where seeking
+        is not exact."""
+        if frame <= 0 or self._origin is None:
+            return None
+        times = self.info.timestamps
+        return self._origin + float(times[frame - 1] + times[frame]) / 2
+
+
+def _probed_matrix(stream: dict[str, Any]) -> Matrix:
+    """The reduced display matrix in ffprobe's side data (printed as three rows of
+    ``index: a b u``), the identity when there is none."""
+    for side in stream.get("side_data_list", []):
+        text = side.get("displaymatrix")
+        if text:
+            values = [int(v) for line in text.strip().splitlines()
+                      for v in line.split(":", 1)[-1].split()]
+            if len(values) == 9:
+                return reduce_matrix(values)
+    return IDENTITY
+
 
 def _pattern(wanted: Sequence[int]) -> tuple[int, int]:
     """``(step, first)``: every index in ``wanted`` (sorted) is ``first`` plus a multiple of
@@ -381,43 +405,6 @@ def _pattern(wanted: Sequence[int]) -> tuple[int, int]:
     for index in wanted[1:]:
         step = math.gcd(step, index - first)
     return max(step, 1), first
-
-
-def stall_seconds() -> float:
-    """How long a decoder may go without delivering a frame before the file is given up as
-    damaged: ``$STCLI_DECODE_STALL_S``, default 120 s."""
-    try:
-        return max(0.0, float(os.environ.get("STCLI_DECODE_STALL_S", "120")))
-    except ValueError:
-        return 120.0
-
-
-def _stalled(seconds: float, position: int | None = None) -> str:
-    where = f" at frame {position}" if position is not None else ""
-    return (f"decoding stalled{where}: no frame for {seconds:g} s; the file is damaged "
-            "(STCLI_DECODE_STALL_S sets the limit)")
-
-
-def _within(seconds: float, path: str, work: Callable[[], T]) -> T:
-    """``work()`` on a helper thread, given up after ``seconds``: decord decodes in C++,
-    where a damaged file could hold a read forever and nothing can interrupt it. A read
-    given up on is left to finish on its (daemon) thread; the video is reported."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = work()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="stcli-decord-read", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        raise VideoError(path, _stalled(seconds))
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def _read_exact(pipe: Any, size: int, seconds: float) -> bytearray | None:
@@ -471,15 +458,18 @@ def passthrough() -> list[str]:
 
 
 def probe(path: str, packets: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """ffprobe's description of the first video stream and, with ``packets``, its packets'
-    times (demuxing the whole file, decoding nothing); :class:`VideoError` if there is no
-    video stream. Raises ``FileNotFoundError`` when ffprobe is not installed."""
+    """ffprobe's description of the first video stream (with its display matrix in
+    ``side_data_list`` and the container's ``format_name`` and ``start_time`` under
+    ``"format"``) and, with ``packets``, its packets' times (demuxing the whole file,
+    decoding nothing); :class:`VideoError` if there is no video stream. Raises
+    ``FileNotFoundError`` when ffprobe is not installed."""
     entries = ("stream=codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,"
-               "sample_aspect_ratio,pix_fmt")
+               "sample_aspect_ratio,pix_fmt:stream_side_data=displaymatrix"
+               ":format=format_name,start_time")
     if packets:
         entries += ":packet=pts_time,duration_time"
-    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", entries,
-           "-of", "json", path]
+    cmd = ["ffprobe", "-v", "error", *network_options(path), "-select_streams", "v:0",
+           "-show_entries", entries, "-of", "json", path]
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode != 0:
         raise VideoError(path, _probe_failure(path, proc.stderr))
@@ -490,7 +480,7 @@ def probe(path: str, packets: bool = False) -> tuple[dict[str, Any], list[dict[s
     streams = [s for s in data.get("streams", []) if s.get("width")]
     if not streams:
         raise VideoError(path, "has no video stream (audio-only or not a video file)")
-    return streams[0], data.get("packets", [])
+    return {**streams[0], "format": data.get("format", {})}, data.get("packets", [])
 
 
 def _rate(text: str | None) -> float:
@@ -504,6 +494,8 @@ def _rate(text: str | None) -> float:
 def _probe_failure(path: str, stderr: bytes | None) -> str:
     lines = (stderr or b"").decode(errors="replace").strip().splitlines()
     detail = lines[-1].split(": ", 1)[-1] if lines else "unknown error"
+    if is_url(path):  # refused, 404, timed out, not a video: the server's or ffmpeg's words
+        return f"cannot be read ({detail})"
     if head_of(path)[4:8] == b"ftyp" and any("moov atom not found" in line for line in lines):
         return "truncated or incomplete MP4 (no 'moov' index): re-download or re-encode it"
     return f"not a readable video ({detail})"
@@ -516,9 +508,12 @@ def open_video(path: str | Path, sequential: bool = False, threads: int = 0) -> 
     reads through an ffmpeg pipe, which keeps no decoder state in this process. Decord
     interleaved with the network let the heap grow with the video's length (peak RSS
     1.3 GB for 2 minutes, 3 GB for 10, benchmarks/localize.py). ``threads`` caps that
-    pipe's decoding threads (0: ffmpeg's choice).
+    pipe's decoding threads (0: ffmpeg's choice). A URL is read by ffmpeg alone (decord
+    cannot open one), with network timeouts (``urls.network_options``).
     """
     path = str(path)
+    if is_url(path):
+        return FfmpegVideo(path, None, threads)
     if not os.path.exists(path):
         raise VideoError(path, "file not found")
     if os.path.isdir(path):

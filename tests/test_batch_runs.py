@@ -79,7 +79,8 @@ def test_resume_reuses_only_reports_whose_fingerprint_matches(tmp_path, videos, 
     assert first.returncode == 0, first.stderr
     fingerprint = json.loads((reports / "a.json").read_text())["fingerprint"]
     assert fingerprint["command"] == "classify" and fingerprint["preset"] == "k400"
-    assert fingerprint["settings"] == {"views": "1x1", "fast": False, "top_k": 5}
+    assert fingerprint["settings"] == {"views": "1x1", "fast": False, "top_k": 5,
+                                       "start": None, "end": None}
     assert fingerprint["input"]["size"] == os.path.getsize(videos[0])
     assert len(fingerprint["checkpoint_sha256"]) == 64
     mark_reports(reports)

@@ -126,7 +126,8 @@ def test_features_cli_writes_npy_and_sidecar(tmp_path, reference_checkpoint) -> 
     assert feats.shape == (1, 2048) and feats.dtype == np.float16
     assert side["snippet_start_s"] == [0.0] and side["snippet_end_s"] == [4.0]
     # --fps replaces --stride: the sidecar records no stride rather than an unused one.
-    assert side["settings"] == {"stride": None, "fps": 2.0, "dtype": "float16"}
+    assert side["settings"] == {"stride": None, "fps": 2.0, "dtype": "float16",
+                                "start": None, "end": None}
     assert len(side["checkpoint_sha256"]) == 64 and side["frames"] == 40
     assert not (out / "missing.npy").exists()
 

@@ -28,6 +28,7 @@ from ._common import (
     run_batch,
 )
 from ._progress import VideoProgress
+from ._range import EndOption, StartOption
 
 
 @model_options("recognition")
@@ -49,6 +50,8 @@ def classify(
     skip_existing: SkipExistingOption = False,
     shard: ShardOption = None,
     shards: ShardsOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Classify videos: top-k action labels per video, by the official test protocol."""

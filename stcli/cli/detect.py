@@ -34,6 +34,7 @@ from ._common import (
     write_failed,
 )
 from ._progress import VideoProgress
+from ._range import EndOption, StartOption
 
 ALL_SCORES_THRESHOLD = 0.002  # what AVA evaluation files keep: every score that can matter
 DEFAULTS = DetectSettings()
@@ -105,6 +106,8 @@ def detect(
     skip_existing: SkipExistingOption = False,
     shard: ShardOption = None,
     shards: ShardsOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Find persons at keyframes and score 80 AVA actions for each (AVA CSV with --out .csv)."""

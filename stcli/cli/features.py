@@ -33,6 +33,7 @@ from ._common import (
     write_failed,
 )
 from ._progress import VideoProgress
+from ._range import EndOption, StartOption
 
 
 @model_options("recognition", head=False)
@@ -55,6 +56,8 @@ def features(
     skip_existing: SkipExistingOption = False,
     shard: ShardOption = None,
     shards: ShardsOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Extract SqueezeTime snippet features (globally pooled backbone output) per video."""

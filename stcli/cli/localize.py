@@ -31,6 +31,7 @@ from ._common import (
     write_failed,
 )
 from ._progress import VideoProgress
+from ._range import EndOption, StartOption
 
 DEFAULTS = LocalizeSettings()
 
@@ -76,6 +77,8 @@ def localize(
     skip_existing: SkipExistingOption = False,
     shard: ShardOption = None,
     shards: ShardsOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
     scores_out: Annotated[Path | None, typer.Option(
         "--scores-out", help="Save each video's window scores into DIR (to re-threshold "
         "without running the model again).", file_okay=False)] = None,

@@ -94,8 +94,9 @@ class Recognizer(LoadedModel):
             return self.predict(path, prepared, protocol, settings.top_k,
                                 video_progress(on_progress, path))
 
-        return run_videos(paths, lambda p: decode_views(p, self.preset, protocol), process,
-                          self.preset.name)
+        segment = settings.time_range()
+        return run_videos(paths, lambda p: decode_views(p, self.preset, protocol, segment),
+                          process, self.preset.name)
 
     def classify(self, paths: Paths, settings: ClassifySettings | None = None, *,
                  on_progress: Progress | None = None, **changes: Any) -> list[Result]:

@@ -46,8 +46,9 @@ class Detector(LoadedModel):
     # -- keyframe times ------------------------------------------------------------------
     def _times(self, path: str, info: VideoInfo, settings: DetectSettings,
                source: PersonSource) -> np.ndarray:
-        """Keyframe times in seconds of the video (without ``time_offset``)."""
-        offset = settings.time_offset
+        """Keyframe times in seconds of ``info``'s video (without ``time_offset``; from the
+        start of the analysed range, ``info.start_s`` into the file)."""
+        offset = settings.time_offset + info.start_s
         if settings.timestamps is not None:
             times, origin = np.array(settings.timestamps) - offset, "--timestamps"
         elif settings.keyframe_interval is None and (listed := source.timestamps(
@@ -63,8 +64,9 @@ class Detector(LoadedModel):
         inside = times[(times >= -1e-6) & (times < info.duration_s)]
         if not len(inside):
             raise VideoError(path, f"none of {origin} ({times.min() + offset:g}.."
-                             f"{times.max() + offset:g} s) lies inside the video (0.."
-                             f"{info.duration_s:.3f} s, --time-offset {offset:g})")
+                             f"{times.max() + offset:g} s) lies inside the video "
+                             f"({info.start_s:g}..{info.start_s + info.duration_s:.3f} s, "
+                             f"--time-offset {settings.time_offset:g})")
         return np.maximum(inside, 0.0)
 
     # -- decoding (background thread, no torch) ------------------------------------------
@@ -78,7 +80,8 @@ class Detector(LoadedModel):
             # The keyframe image (for the person detector) is not one of its clip's frames.
             return clips, (times, centres), centres
 
-        return stream_frames(path, "keyframes", plan, self.decode_threads)
+        return stream_frames(path, "keyframes", plan, self.decode_threads,
+                             settings.time_range())
 
     # -- network (this thread) -----------------------------------------------------------
     def action_scores(self, clips: np.ndarray, rois: np.ndarray) -> np.ndarray:
@@ -115,8 +118,11 @@ class Detector(LoadedModel):
         pending: list[tuple[int, PersonBoxes]] = []
         batch = np.empty((self.batch_size, 3, self.preset.clip_len, size, size), np.float32)
 
-        def stamp(k: int) -> float:
-            return round(float(times[k]) + settings.time_offset, 6)
+        def stamp(k: int) -> float:  # in the file's timeline, plus --time-offset
+            return round(float(times[k]) + info.start_s + settings.time_offset, 6)
+
+        def frame(k: int) -> int:  # in the file's numbering
+            return int(centres[k]) + info.first_frame
 
         def flush() -> None:
             if not pending:
@@ -131,7 +137,7 @@ class Detector(LoadedModel):
             for k, people in pending:
                 rows = scores[first : first + len(people.boxes)]
                 first += len(people.boxes)
-                found[k] = Keyframe(stamp(k), int(centres[k]), tuple(
+                found[k] = Keyframe(stamp(k), frame(k), tuple(
                     self._person(b, s, r) for b, s, r in zip(people.boxes, people.scores, rows,
                                                              strict=True)))
             pending.clear()
@@ -140,7 +146,7 @@ class Detector(LoadedModel):
         for k, frames in complete_clips(path, decoded, plan.needed, clips, prepare):
             people = source.find(video_id, stamp(k), frames[int(centres[k])][1])
             if not len(people.boxes):
-                found[k] = Keyframe(stamp(k), int(centres[k]), ())
+                found[k] = Keyframe(stamp(k), frame(k), ())
                 tick(len(found), len(times))
                 continue
             slot = batch[len(pending)]

@@ -65,8 +65,9 @@ class FeatureExtractor(LoadedModel):
             snippets=len(indices), preset=self.preset.name,
             seconds=round(time.perf_counter() - started, 4), decoder=info.backend,
             features=feats.astype(settings.dtype.value),
-            starts_s=info.time_of(starts),
-            ends_s=info.time_of(np.minimum(starts + span, info.num_frames)),
+            # In the file's timeline when a --start/--end range was analysed.
+            starts_s=info.start_s + info.time_of(starts),
+            ends_s=info.start_s + info.time_of(np.minimum(starts + span, info.num_frames)),
         )
 
     def iter_features(
@@ -79,7 +80,7 @@ class FeatureExtractor(LoadedModel):
         return run_videos(
             paths, lambda p: stream_frames(p, "snippets",
                                            lambda info: (self.plan(info, settings), None),
-                                           self.decode_threads),
+                                           self.decode_threads, settings.time_range()),
             lambda p, decoded, started: self._extract(p, decoded, settings, started,
                                                       video_progress(on_progress, p)),
             self.preset.name,

@@ -111,7 +111,7 @@ class Localizer(LoadedModel):
                                       settings.overlap or 0.0, stride, self.preset.clip_len)
             return windows.indices, windows
 
-        return stream_frames(path, "windows", plan, self.decode_threads)
+        return stream_frames(path, "windows", plan, self.decode_threads, settings.time_range())
 
     def _scores(self, path: str | Path, decoded: Iterator[Any], columns: _Columns,
                 tick: Tick | None = None) -> tuple[StreamPlan, WindowScores]:
@@ -122,9 +122,11 @@ class Localizer(LoadedModel):
                              tick)
         windows: WindowPlan = plan.context
         info = plan.info
-        # Presentation times: a window runs from its first frame to the end of its last.
+        # Presentation times: a window runs from its first frame to the end of its last;
+        # in the file's timeline when a --start/--end range was analysed.
         return plan, WindowScores(
-            info.time_of(windows.starts), info.time_of(windows.starts + windows.lengths),
+            info.start_s + info.time_of(windows.starts),
+            info.start_s + info.time_of(windows.starts + windows.lengths),
             windows.scale_ids, columns.apply(probs), columns.labels, columns.class_ids)
 
     def window_scores(

@@ -102,7 +102,8 @@ class HeadTrainer(LoadedModel):
             "video": video, "start": clip.start_s, "end": clip.end_s,
             "backbone": self.weights_sha256, "preset": self.preset.name, "views": views,
             "clip_len": self.preset.clip_len, "interval": self.preset.frame_interval,
-            "version": 1,
+            # 2: segments hold the frames shown from start to end (pipeline.segment_frames)
+            "version": 2,
         }, sort_keys=True)
         return hashlib.sha256(setting.encode()).hexdigest()[:32]
 

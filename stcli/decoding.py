@@ -1,0 +1,96 @@
+"""Guards around decoders: stalls and log noise.
+
+A decoder that stops delivering frames (a damaged file, a dead stream) is given up after
+``stall_seconds``; decord, which decodes in C++ where nothing can interrupt it, reads on a
+helper thread (``within``). decord's C++ logger writes a failure to open straight to file
+descriptor 2; ``decord_log_held`` keeps those lines off the terminal, where stcli reports
+the failure in its own words.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from .errors import VideoError
+
+T = TypeVar("T")
+
+
+def stall_seconds() -> float:
+    """How long a decoder may go without delivering a frame before the file is given up as
+    damaged: ``$STCLI_DECODE_STALL_S``, default 120 s."""
+    try:
+        return max(0.0, float(os.environ.get("STCLI_DECODE_STALL_S", "120")))
+    except ValueError:
+        return 120.0
+
+
+def stalled(seconds: float, position: int | None = None) -> str:
+    """The reason given for a video whose decoder went ``seconds`` without a frame."""
+    where = f" at frame {position}" if position is not None else ""
+    return (f"decoding stalled{where}: no frame for {seconds:g} s; the file is damaged "
+            "(STCLI_DECODE_STALL_S sets the limit)")
+
+
+def within(seconds: float, path: str, work: Callable[[], T]) -> T:
+    """``work()`` on a helper thread, given up after ``seconds``: decord decodes in C++,
+    where a damaged file could hold a read forever and nothing can interrupt it. A read
+    given up on is left to finish on its (daemon) thread; the video is reported."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="stcli-decord-read", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise VideoError(path, stalled(seconds))
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+_DECORD_LOG = re.compile(rb"^\[\d\d:\d\d:\d\d\] \S*\.cc:\d+: ")
+_FD2 = threading.Lock()
+
+
+@atexit.register
+def _release_held_stderr() -> None:
+    """At exit, let a decord open that holds fd 2 (on the decoding thread) finish and pass
+    the lines written meanwhile on: the last message of an interrupted run is one of them."""
+    if _FD2.acquire(timeout=10):
+        _FD2.release()
+
+
+@contextlib.contextmanager
+def decord_log_held() -> Iterator[None]:
+    """Hold file descriptor 2 while decord opens a file, then pass on all but decord's own
+    lines: its C++ logger writes a failure to open straight to fd 2 (its log level reaches
+    only the FFmpeg inside it), and stcli reports that failure in its own words."""
+    with _FD2, tempfile.TemporaryFile() as held:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [line for line in held.read().splitlines(keepends=True)
+                    if not _DECORD_LOG.match(line)]
+            if kept:  # anything else (another thread's lines) arrives, a moment late
+                os.write(2, b"".join(kept))

@@ -23,10 +23,10 @@ from ..pipeline import (
     PreparedVideo,
     Progress,
     Tick,
+    VideoJob,
     assemble_views,
     decode_views,
     prepare_views,
-    run_videos,
     video_progress,
 )
 from ..presets import Protocol
@@ -79,6 +79,21 @@ class Recognizer(LoadedModel):
             ],
         )
 
+    def video_job(self, settings: ClassifySettings | None = None, *,
+                  on_progress: Progress | None = None) -> VideoJob:
+        """The per-video function of ``classify`` (``pipeline.VideoJob``), as every
+        executor runs it; ``on_progress(video, done, total)`` follows each video's views."""
+        settings = settings or ClassifySettings()
+        protocol = settings.protocol(self.preset)
+
+        def process(path: str, decoded: Iterator[Any], started: float) -> Prediction:
+            prepared = assemble_views(path, decoded, self.preset, protocol, started)
+            return self.predict(path, prepared, protocol, settings.top_k,
+                                video_progress(on_progress, path))
+
+        return VideoJob(lambda p: decode_views(p, self.preset, protocol), process,
+                        self.preset.name)
+
     def iter_classify(self, paths: Paths, settings: ClassifySettings | None = None, *,
                       on_progress: Progress | None = None, **changes: Any) -> Iterator[Result]:
         """Yield one result per path, in order; a bad video yields a ``VideoFailure``.
@@ -87,15 +102,7 @@ class Recognizer(LoadedModel):
         ``on_progress(video, done, total)`` follows each video's views.
         """
         settings = dataclasses.replace(settings or ClassifySettings(), **changes)
-        protocol = settings.protocol(self.preset)
-
-        def process(path: str, decoded: Iterator[Any], started: float) -> Prediction:
-            prepared = assemble_views(path, decoded, self.preset, protocol, started)
-            return self.predict(path, prepared, protocol, settings.top_k,
-                                video_progress(on_progress, path))
-
-        return run_videos(paths, lambda p: decode_views(p, self.preset, protocol), process,
-                          self.preset.name)
+        return self.video_job(settings, on_progress=on_progress).run(paths)
 
     def classify(self, paths: Paths, settings: ClassifySettings | None = None, *,
                  on_progress: Progress | None = None, **changes: Any) -> list[Result]:

@@ -100,7 +100,8 @@ class ExecutorSettings(_Settings):
                                                else self.threads_per_worker))
                      if value is not None]
             if given:
-                raise UsageError(f"{', '.join(given)} go with --executor ray")
+                verb = "goes" if len(given) == 1 else "go"
+                raise UsageError(f"{', '.join(given)} {verb} with --executor ray")
         if self.workers is not None and self.workers < 1:
             raise UsageError(f"--workers {self.workers}: must be at least 1")
         if self.threads_per_worker < 1:

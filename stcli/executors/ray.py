@@ -94,6 +94,19 @@ def _test_exit() -> None:
         os._exit(1)
 
 
+def _quiet_stdout(ray: Any) -> None:
+    """Keep Ray's messages about dead workers off stdout, which carries results only.
+
+    A driver prints the cluster's error messages ("A worker died or was killed ...") to
+    stdout, whatever ``log_to_driver`` says; here each such death is reported once, as a
+    warning on stderr naming the video (``WorkerPool.map``). Ray has no public switch:
+    this is the flag its own debugger clears to silence the same printer.
+    """
+    worker = getattr(getattr(ray, "_private", None), "worker", None)
+    if worker is not None and hasattr(worker, "_worker_logs_enabled"):
+        worker._worker_logs_enabled = False
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
@@ -134,6 +147,7 @@ class WorkerPool:
 
     def _connect(self) -> None:
         ray, address = self.ray, self.options.ray_address or os.environ.get("RAY_ADDRESS")
+        _quiet_stdout(ray)
         if ray.is_initialized():  # this process is already a driver (a notebook, a test)
             return
         common = {"include_dashboard": False, "log_to_driver": False,

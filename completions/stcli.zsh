@@ -78,6 +78,10 @@ _stcli_classify() {
         --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
         --shard'[Process only shard I/N of the videos (I from 0), or '"'"'auto'"'"': the index and count of a SLURM array or Kubernetes indexed Job. --out FILE becomes FILE.part-IIII-of-NNNN.EXT; join the parts with '"'"'stcli merge'"'"']:shard: ' \
         --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
+        --executor'[Where videos are processed: local (this process) or ray (the workers of a Ray cluster; pip install '"'"'stcli\[ray\]'"'"')]:executor:(local ray)' \
+        --ray-address'[With --executor ray: the cluster to use (HOST:PORT, or auto for the one '"'"'ray start'"'"' began on this machine)]:ray-address: ' \
+        --workers'[With --executor ray: worker processes, each loading the model once]:workers: ' \
+        --threads-per-worker'[With --executor ray: CPUs (network threads) per worker]:threads-per-worker: ' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -107,6 +111,10 @@ _stcli_detect() {
         --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
         --shard'[Process only shard I/N of the videos (I from 0), or '"'"'auto'"'"': the index and count of a SLURM array or Kubernetes indexed Job. --out FILE becomes FILE.part-IIII-of-NNNN.EXT; join the parts with '"'"'stcli merge'"'"']:shard: ' \
         --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
+        --executor'[Where videos are processed: local (this process) or ray (the workers of a Ray cluster; pip install '"'"'stcli\[ray\]'"'"')]:executor:(local ray)' \
+        --ray-address'[With --executor ray: the cluster to use (HOST:PORT, or auto for the one '"'"'ray start'"'"' began on this machine)]:ray-address: ' \
+        --workers'[With --executor ray: worker processes, each loading the model once]:workers: ' \
+        --threads-per-worker'[With --executor ray: CPUs (network threads) per worker]:threads-per-worker: ' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -201,6 +209,10 @@ _stcli_features() {
         --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
         --shard'[Process only shard I/N of the videos (I from 0), or '"'"'auto'"'"': the index and count of a SLURM array or Kubernetes indexed Job. --out FILE becomes FILE.part-IIII-of-NNNN.EXT; join the parts with '"'"'stcli merge'"'"']:shard: ' \
         --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
+        --executor'[Where videos are processed: local (this process) or ray (the workers of a Ray cluster; pip install '"'"'stcli\[ray\]'"'"')]:executor:(local ray)' \
+        --ray-address'[With --executor ray: the cluster to use (HOST:PORT, or auto for the one '"'"'ray start'"'"' began on this machine)]:ray-address: ' \
+        --workers'[With --executor ray: worker processes, each loading the model once]:workers: ' \
+        --threads-per-worker'[With --executor ray: CPUs (network threads) per worker]:threads-per-worker: ' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -232,6 +244,10 @@ _stcli_localize() {
         --skip-existing'[With --report-dir: reuse the report of a video done by an earlier run when its fingerprint (command, version, checkpoint, settings, the video'"'"'s size and mtime) matches this run; recompute the others]' \
         --shard'[Process only shard I/N of the videos (I from 0), or '"'"'auto'"'"': the index and count of a SLURM array or Kubernetes indexed Job. --out FILE becomes FILE.part-IIII-of-NNNN.EXT; join the parts with '"'"'stcli merge'"'"']:shard: ' \
         --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
+        --executor'[Where videos are processed: local (this process) or ray (the workers of a Ray cluster; pip install '"'"'stcli\[ray\]'"'"')]:executor:(local ray)' \
+        --ray-address'[With --executor ray: the cluster to use (HOST:PORT, or auto for the one '"'"'ray start'"'"' began on this machine)]:ray-address: ' \
+        --workers'[With --executor ray: worker processes, each loading the model once]:workers: ' \
+        --threads-per-worker'[With --executor ray: CPUs (network threads) per worker]:threads-per-worker: ' \
         --scores-out'[Save each video'"'"'s window scores into DIR (to re-threshold without running the model again)]:scores-out:_files -/' \
         --scores-format'[csv or npz, for --scores-out]:scores-format:(csv npz)' \
         --plot'[Write a PNG timeline per video into DIR (needs matplotlib: pip install '"'"'stcli\[plot\]'"'"')]:plot:_files -/' \

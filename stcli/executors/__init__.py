@@ -45,4 +45,5 @@ def run_videos_with(
         return job.run(paths)
     from .ray import run_on_ray  # ray: only for this executor
 
-    return run_on_ray(executor, type(model), spec, settings, paths, model.preset.name)
+    return run_on_ray(executor, type(model), spec, settings, paths, model.preset.name,
+                      model.backend)

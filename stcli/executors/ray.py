@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..engines import limit_threads, network_threads
-from ..errors import ClusterError, StcliError, extra_missing
+from ..errors import ClusterError, StcliError, UsageError, extra_missing
 from ..results import Result, VideoFailure
 from ..settings import ExecutorSettings, ModelSpec
 
@@ -119,8 +119,12 @@ class WorkerPool:
 
     def __init__(self, options: ExecutorSettings, model_class: type[LoadedModel],
                  spec: ModelSpec, settings: _Settings, preset: str,
-                 retries: int = RETRIES) -> None:
+                 retries: int = RETRIES, engine: str | None = None) -> None:
+        if spec.device == "cuda":
+            raise UsageError("--executor ray runs its workers on CPUs: use --device cpu or "
+                             "auto, or the local executor on a GPU machine")
         self.options, self.preset, self.retries = options, preset, retries
+        self.engine = engine  # what this process loaded, for its reports' fingerprint
         self._args = (model_class, spec, settings, options.threads_per_worker)
         self.ray = import_ray()
         self.actors: list[Any] = []
@@ -195,6 +199,11 @@ class WorkerPool:
             if entry["threads"] != wanted:
                 log.warning("ray worker %s runs its network on %s threads, not "
                             "--threads-per-worker %d", entry["pid"], entry["threads"], wanted)
+            if self.engine is not None and entry["engine"] != self.engine:
+                # The records would still be right, but not what the fingerprint says.
+                log.warning("ray worker %s runs %s, this process loaded %s (recorded in "
+                            "--report-dir and --shard files): install the same extras on "
+                            "every node", entry["pid"], entry["engine"], self.engine)
         return info
 
     def threads(self) -> list[int]:
@@ -262,12 +271,13 @@ class WorkerPool:
 
 
 def run_on_ray(options: ExecutorSettings, model_class: type[LoadedModel], spec: ModelSpec,
-               settings: _Settings, paths: list[str], preset: str) -> Iterator[Result]:
+               settings: _Settings, paths: list[str], preset: str,
+               engine: str | None = None) -> Iterator[Result]:
     """One record per path, in input order, from ``model_class(spec)``'s task run by a
     pool of Ray actors (``WorkerPool``). The cluster and the workers are set up here,
     before any record, so that a setup error comes before any output; they are released
     when the records end or the caller stops early (``close``)."""
-    pool = WorkerPool(options, model_class, spec, settings, preset).__enter__()
+    pool = WorkerPool(options, model_class, spec, settings, preset, engine=engine).__enter__()
 
     def records() -> Iterator[Result]:
         with pool:

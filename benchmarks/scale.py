@@ -137,11 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{args.videos} videos x 10 s, views {result['views']}; medians of {args.repeats} "
           f"alternated runs, fresh processes, {os.cpu_count()} CPUs:")
-    print(f"  local ({args.threads} threads)                {local:8.2f} s")
-    print(f"  ray ({args.workers} workers x {args.threads_per_worker} thread)"
-          f"          {on_ray:8.2f} s   (local / ray = {local / on_ray:.2f})")
-    print(f"  ray start-up (cluster + actors loaded)  {startup:8.2f} s")
-    print(f"  ray without start-up                    {on_ray - startup:8.2f} s")
+    rows = [(f"local ({args.threads} threads)", local, ""),
+            (f"ray ({args.workers} workers x {args.threads_per_worker} threads)", on_ray,
+             f"   local / ray = {local / on_ray:.2f}"),
+            ("ray start-up (cluster, actors' models)", startup, ""),
+            ("ray less its start-up", on_ray - startup, "")]
+    for name, value, note in rows:
+        print(f"  {name:40} {value:7.2f} s{note}")
     return 0
 
 

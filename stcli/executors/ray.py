@@ -136,9 +136,13 @@ class WorkerPool:
         started = time.perf_counter()
         try:
             self._connect()
-            count = self.options.workers or max(
-                1, int(self.ray.cluster_resources().get("CPU", 1))
-                // self.options.threads_per_worker)
+            cpus = int(self.ray.cluster_resources().get("CPU", 1))
+            threads = self.options.threads_per_worker
+            count = self.options.workers or max(1, cpus // threads)
+            if count * threads > cpus:  # an autoscaler may add nodes; else they wait
+                log.warning("--workers %d x --threads-per-worker %d is more than the "
+                            "cluster's %d CPUs: the others wait for room", count, threads,
+                            cpus)
             self.actors = [self._start_actor() for _ in range(count)]
             info = self._wait_ready(self.actors)
         except BaseException:

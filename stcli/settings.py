@@ -9,13 +9,14 @@ parsed (a tuple, an Enum member).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from .choices import Backend, Device, Executor, FeatureDtype, NmsMode, Precision
-from .errors import UsageError
+from .errors import UsageError, extra_missing
 from .presets import Preset, Protocol, parse_views
 
 
@@ -102,6 +103,8 @@ class ExecutorSettings(_Settings):
             if given:
                 verb = "goes" if len(given) == 1 else "go"
                 raise UsageError(f"{', '.join(given)} {verb} with --executor ray")
+        elif importlib.util.find_spec("ray") is None:  # before the model loads, not after
+            raise extra_missing("--executor ray", "ray")
         if self.workers is not None and self.workers < 1:
             raise UsageError(f"--workers {self.workers}: must be at least 1")
         if self.threads_per_worker < 1:

@@ -80,6 +80,10 @@ _stcli_classify() {
         --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
         --start'[Analyse each video from this time on, as if cut there: seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:start: ' \
         --end'[Analyse each video up to this time (frames shown before it): seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:end: ' \
+        --executor'[Where videos are processed: local (this process) or ray (the workers of a Ray cluster; pip install '"'"'stcli\[ray\]'"'"')]:executor:(local ray)' \
+        --ray-address'[With --executor ray: the cluster to use (HOST:PORT, or auto for the one '"'"'ray start'"'"' began on this machine)]:ray-address: ' \
+        --workers'[With --executor ray: worker processes, each loading the model once]:workers: ' \
+        --threads-per-worker'[With --executor ray: CPUs (network threads) per worker]:threads-per-worker: ' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -111,6 +115,10 @@ _stcli_detect() {
         --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
         --start'[Analyse each video from this time on, as if cut there: seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:start: ' \
         --end'[Analyse each video up to this time (frames shown before it): seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:end: ' \
+        --executor'[Where videos are processed: local (this process) or ray (the workers of a Ray cluster; pip install '"'"'stcli\[ray\]'"'"')]:executor:(local ray)' \
+        --ray-address'[With --executor ray: the cluster to use (HOST:PORT, or auto for the one '"'"'ray start'"'"' began on this machine)]:ray-address: ' \
+        --workers'[With --executor ray: worker processes, each loading the model once]:workers: ' \
+        --threads-per-worker'[With --executor ray: CPUs (network threads) per worker]:threads-per-worker: ' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -207,6 +215,10 @@ _stcli_features() {
         --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
         --start'[Analyse each video from this time on, as if cut there: seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:start: ' \
         --end'[Analyse each video up to this time (frames shown before it): seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:end: ' \
+        --executor'[Where videos are processed: local (this process) or ray (the workers of a Ray cluster; pip install '"'"'stcli\[ray\]'"'"')]:executor:(local ray)' \
+        --ray-address'[With --executor ray: the cluster to use (HOST:PORT, or auto for the one '"'"'ray start'"'"' began on this machine)]:ray-address: ' \
+        --workers'[With --executor ray: worker processes, each loading the model once]:workers: ' \
+        --threads-per-worker'[With --executor ray: CPUs (network threads) per worker]:threads-per-worker: ' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
@@ -240,6 +252,10 @@ _stcli_localize() {
         --shards'[With --shard auto on Kubernetes: the shard count (the Job'"'"'s completions; default: $STCLI_SHARDS)]:shards: ' \
         --start'[Analyse each video from this time on, as if cut there: seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:start: ' \
         --end'[Analyse each video up to this time (frames shown before it): seconds (12.5) or \[HH:\]MM:SS\[.fff\] (1:02:03.5)]:end: ' \
+        --executor'[Where videos are processed: local (this process) or ray (the workers of a Ray cluster; pip install '"'"'stcli\[ray\]'"'"')]:executor:(local ray)' \
+        --ray-address'[With --executor ray: the cluster to use (HOST:PORT, or auto for the one '"'"'ray start'"'"' began on this machine)]:ray-address: ' \
+        --workers'[With --executor ray: worker processes, each loading the model once]:workers: ' \
+        --threads-per-worker'[With --executor ray: CPUs (network threads) per worker]:threads-per-worker: ' \
         --scores-out'[Save each video'"'"'s window scores into DIR (to re-threshold without running the model again)]:scores-out:_files -/' \
         --scores-format'[csv or npz, for --scores-out]:scores-format:(csv npz)' \
         --plot'[Write a PNG timeline per video into DIR (needs matplotlib: pip install '"'"'stcli\[plot\]'"'"')]:plot:_files -/' \

@@ -135,3 +135,10 @@ class Quantization(Choice, what="--quantize"):
     """Quantized exports."""
 
     INT8 = "int8"
+
+
+class Executor(Choice, what="--executor"):
+    """Where the per-video work runs: this process, or the workers of a Ray cluster."""
+
+    LOCAL = "local"
+    RAY = "ray"

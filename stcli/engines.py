@@ -145,7 +145,7 @@ class ExportedEngine(Engine):
     def __init__(self, path: str | Path, threads: int | None = None,
                  export_for: Callable[[tuple[int, ...]], Path] | None = None) -> None:
         self.path = Path(path)
-        self.threads = threads or cpu_threads()
+        self.threads = threads or _thread_limit or cpu_threads()
         self.export_for = export_for
         self.session = self._open(self.path)
         self.meta = self._metadata(self.session)
@@ -271,6 +271,30 @@ class OnnxEngine(ExportedEngine):
     def _infer(self, session: Any, output: str, feed: dict[str, np.ndarray]) -> np.ndarray:
         (out,) = session.run([output], feed)
         return out
+
+
+_thread_limit: int | None = None  # set by limit_threads (a Ray worker's share of a machine)
+
+
+def limit_threads(count: int) -> None:
+    """Run this process's networks on ``count`` threads: onnxruntime sessions made from
+    now on, and torch. A Ray worker granted ``count`` CPUs calls it before loading its
+    model: onnxruntime would otherwise take every core of the machine, as would torch
+    where ``OMP_NUM_THREADS`` is not set."""
+    global _thread_limit
+    _thread_limit = count
+    os.environ["OMP_NUM_THREADS"] = str(count)  # read by torch when it starts
+    if "torch" in sys.modules:  # already started: tell it directly
+        sys.modules["torch"].set_num_threads(count)
+
+
+def network_threads(engine: Engine) -> int:
+    """The threads ``engine`` runs its network on (intra-op threads)."""
+    if isinstance(engine, OnnxEngine):
+        return engine.threads
+    import torch  # a torch engine: torch is loaded already
+
+    return torch.get_num_threads()
 
 
 def cpu_threads() -> int:

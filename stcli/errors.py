@@ -46,6 +46,10 @@ class CacheError(StcliError):
     """A cache folder stcli cannot write (weights, ONNX exports)."""
 
 
+class ClusterError(StcliError):
+    """A Ray cluster that cannot be reached, or whose workers cannot start."""
+
+
 class VideoError(StcliError):
     """One video cannot be used (missing, empty, truncated, not a video, no frames)."""
 
@@ -76,7 +80,7 @@ def extra_missing(what: str, extra: str = "onnx") -> UsageError:
     """The error for an optional extra that is not installed, with the command that
     installs it."""
     needs = {"onnx": "onnxruntime and onnx", "openvino": "OpenVINO and onnx",
-             "plot": "matplotlib", "ray": "Ray"}[extra]
+             "plot": "matplotlib", "ray": "ray"}[extra]
     return UsageError(f"{what} needs {needs}: pip install 'stcli[{extra}]'")
 
 

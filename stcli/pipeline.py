@@ -1,9 +1,9 @@
 """Running videos through a network: the pieces every task composes.
 
-- ``run_videos``: one result per path, in order, the next video decoded on a background
-  thread (``Background``) while the network works on the current one; a video that
-  fails (``VideoError``) becomes a ``VideoFailure`` record, anything else is a bug and
-  propagates.
+- ``run_videos`` / ``VideoJob``: one result per path, in order, the next video decoded
+  on a background thread (``Background``) while the network works on the current one; a
+  video that fails (``VideoError``) becomes a ``VideoFailure`` record, anything else is a
+  bug and propagates. A ``VideoJob`` is a task's per-video function, whatever runs it.
 - Recognition views (``decode_views`` / ``assemble_views``): the protocol's clips, each
   distinct frame decoded, resized and normalized once, views cut when needed.
 - Streams (``stream_frames`` / ``complete_clips`` / ``scan_windows``): one sequential
@@ -62,6 +62,27 @@ def video_progress(on_progress: Progress | None, path: str | Path) -> Tick:
 
 
 # -- many videos ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VideoJob:
+    """A task's per-video work, whichever executor runs it: ``decode(path)`` (pure
+    decoding, run on a background thread), then ``process(path, decoded, started)`` on
+    the caller's thread; a failure becomes a ``VideoFailure`` of ``preset``. The local
+    executor runs many paths in one process (``run``); a Ray worker runs one path at a
+    time (``run_one``): the same function, so the same record."""
+
+    decode: Callable[[str], Iterator[Any]]
+    process: Callable[[str, Iterator[Any], float], Result]
+    preset: str
+
+    def run(self, paths: Paths) -> Iterator[Result]:
+        """One result per path, in order, the next video decoded while this one runs."""
+        return run_videos(paths, self.decode, self.process, self.preset)
+
+    def run_one(self, path: str | Path) -> Result:
+        """The result of one video."""
+        return next(self.run([path]))
+
+
 def run_videos(
     paths: Paths, decode: Callable[[str], Iterator[Any]],
     process: Callable[[str, Iterator[Any], float], Result], preset: str,

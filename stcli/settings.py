@@ -9,14 +9,15 @@ parsed (a tuple, an Enum member).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .choices import Backend, Device, FeatureDtype, NmsMode, Precision
-from .errors import UsageError
+from .choices import Backend, Device, Executor, FeatureDtype, NmsMode, Precision
+from .errors import UsageError, extra_missing
 from .presets import Preset, Protocol, parse_views
 
 
@@ -115,6 +116,40 @@ class ModelSpec(_Settings):
         _set(self, "precision", Precision.parse(self.precision))
         if self.batch_size < 1:
             raise UsageError(f"--batch-size {self.batch_size}: must be at least 1")
+
+
+@dataclass(frozen=True)
+class ExecutorSettings(_Settings):
+    """Where the per-video work runs (``stcli.executors``): ``local`` in this process, or
+    ``ray``: ``workers`` actors (None: as many as the cluster's CPUs hold) of
+    ``threads_per_worker`` threads each, on the cluster at ``ray_address`` (None:
+    ``$RAY_ADDRESS``, else a local cluster started for the run). Not part of a run's
+    fingerprint: every executor gives the same records."""
+
+    executor: Executor = Executor.LOCAL
+    ray_address: str | None = None
+    workers: int | None = None
+    threads_per_worker: int = 1
+
+    def __post_init__(self) -> None:
+        _set(self, "executor", Executor.parse(self.executor))
+        if self.executor == Executor.LOCAL:
+            given = [flag for flag, value in (("--ray-address", self.ray_address),
+                                              ("--workers", self.workers),
+                                              ("--threads-per-worker",
+                                               None if self.threads_per_worker == 1
+                                               else self.threads_per_worker))
+                     if value is not None]
+            if given:
+                verb = "goes" if len(given) == 1 else "go"
+                raise UsageError(f"{', '.join(given)} {verb} with --executor ray")
+        elif importlib.util.find_spec("ray") is None:  # before the model loads, not after
+            raise extra_missing("--executor ray", "ray")
+        if self.workers is not None and self.workers < 1:
+            raise UsageError(f"--workers {self.workers}: must be at least 1")
+        if self.threads_per_worker < 1:
+            raise UsageError(f"--threads-per-worker {self.threads_per_worker}: must be at "
+                             "least 1")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ LAYERS = {
     5: {"pipeline"},
     6: {"segments", "persons", "heads", "loader"},
     7: {"tasks"},
-    8: {"deploy"},
+    8: {"deploy", "executors"},
     9: {"evaluate", "reports", "render", "resume", "shards"},
     10: {"cli", "completions", "__main__", ""},  # "": the package itself, the library facade
 }

@@ -8,7 +8,7 @@ import typer
 
 from .. import reports
 from ..presets import load_preset
-from ..settings import ClassifySettings, ModelSpec
+from ..settings import ClassifySettings, ExecutorSettings, ModelSpec
 from ._checks import ForceOption, check_views
 from ._common import (
     FormatOption,
@@ -26,6 +26,13 @@ from ._common import (
     print_table,
     resume_plan,
     run_batch,
+)
+from ._executors import (
+    EXECUTOR_DEFAULTS,
+    ExecutorOption,
+    RayAddressOption,
+    ThreadsPerWorkerOption,
+    WorkersOption,
 )
 from ._progress import VideoProgress
 from ._range import EndOption, StartOption
@@ -52,13 +59,19 @@ def classify(
     shards: ShardsOption = None,
     start: StartOption = None,
     end: EndOption = None,
+    executor: ExecutorOption = EXECUTOR_DEFAULTS.executor.value,
+    ray_address: RayAddressOption = EXECUTOR_DEFAULTS.ray_address,
+    workers: WorkersOption = EXECUTOR_DEFAULTS.workers,
+    threads_per_worker: ThreadsPerWorkerOption = EXECUTOR_DEFAULTS.threads_per_worker,
     quiet: QuietOption = False,
 ) -> None:
     """Classify videos: top-k action labels per video, by the official test protocol."""
     with domain_errors(quiet):
+        from ..executors import run_videos_with
         from ..tasks.classify import Recognizer  # torch: not at import, keeps --help fast
 
         settings = ClassifySettings(**ClassifySettings.pick(locals()))
+        runner = ExecutorSettings(**ExecutorSettings.pick(locals()))
         # Bad or huge --views fail before the model loads.
         check_views(settings.protocol(load_preset(model.preset)), force)
         batch = batch_inputs(paths, fmt, out, report_dir=report_dir,
@@ -67,8 +80,8 @@ def classify(
         writer, plan = resume_plan("classify", recognizer, settings, batch, report_dir,
                                    skip_existing)
         shown = VideoProgress(quiet, "classify", "view")
-        results = shown.follow(recognizer.iter_classify(plan.todo, settings,
-                                                        on_progress=shown))
+        results = shown.follow(run_videos_with(runner, recognizer, model, settings,
+                                               plan.todo, on_progress=shown))
         run_batch(reports.CLASSIFY, results, batch, fmt=fmt, quiet=quiet, desc="classify",
                   table=_table, writer=writer, plan=plan)
 

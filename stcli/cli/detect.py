@@ -12,7 +12,7 @@ import typer
 from .. import reports
 from ..errors import StcliError, UsageError
 from ..fileio import file_identity
-from ..settings import DetectSettings, ModelSpec
+from ..settings import DetectSettings, ExecutorSettings, ModelSpec
 from ._checks import conflict, given, writable_folder
 from ._common import (
     FormatOption,
@@ -32,6 +32,13 @@ from ._common import (
     resume_plan,
     run_batch,
     write_failed,
+)
+from ._executors import (
+    EXECUTOR_DEFAULTS,
+    ExecutorOption,
+    RayAddressOption,
+    ThreadsPerWorkerOption,
+    WorkersOption,
 )
 from ._progress import VideoProgress
 from ._range import EndOption, StartOption
@@ -108,11 +115,16 @@ def detect(
     shards: ShardsOption = None,
     start: StartOption = None,
     end: EndOption = None,
+    executor: ExecutorOption = EXECUTOR_DEFAULTS.executor.value,
+    ray_address: RayAddressOption = EXECUTOR_DEFAULTS.ray_address,
+    workers: WorkersOption = EXECUTOR_DEFAULTS.workers,
+    threads_per_worker: ThreadsPerWorkerOption = EXECUTOR_DEFAULTS.threads_per_worker,
     quiet: QuietOption = False,
 ) -> None:
     """Find persons at keyframes and score 80 AVA actions for each (AVA CSV with --out .csv)."""
     with domain_errors(quiet):
         # numpy, OpenCV, torch: not at import, keeps --help fast
+        from ..executors import run_videos_with
         from ..persons import person_source
         from ..tasks.detect import Detector
 
@@ -124,6 +136,7 @@ def detect(
         if all_scores:
             action_threshold = ALL_SCORES_THRESHOLD
         settings = DetectSettings(**DetectSettings.pick(locals()))
+        runner = ExecutorSettings(**ExecutorSettings.pick(locals()))
         batch = batch_inputs(paths, fmt, out, report_dir=report_dir,
                              skip_existing=skip_existing, shard=shard, shards=shards)
         targets = render_targets(render, batch.inputs)
@@ -135,8 +148,9 @@ def detect(
         shown = VideoProgress(quiet, "detect", "keyframe")
 
         def results() -> Iterator[Any]:
-            for result in shown.follow(detector.iter_detect(plan.todo, settings, source,
-                                                            on_progress=shown)):
+            for result in shown.follow(run_videos_with(runner, detector, model, settings,
+                                                       plan.todo, source=source,
+                                                       on_progress=shown)):
                 if result.status == "ok" and result.video in targets:
                     result = _render(result, targets[result.video], settings, top, quiet)
                 yield result

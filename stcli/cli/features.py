@@ -13,7 +13,7 @@ from .. import reports
 from ..choices import FeatureDtype
 from ..errors import UsageError
 from ..fileio import file_identity
-from ..settings import DEFAULT_STRIDE, FeatureSettings, ModelSpec
+from ..settings import DEFAULT_STRIDE, ExecutorSettings, FeatureSettings, ModelSpec
 from ._common import (
     FormatOption,
     PathsArgument,
@@ -31,6 +31,13 @@ from ._common import (
     resume_plan,
     run_batch,
     write_failed,
+)
+from ._executors import (
+    EXECUTOR_DEFAULTS,
+    ExecutorOption,
+    RayAddressOption,
+    ThreadsPerWorkerOption,
+    WorkersOption,
 )
 from ._progress import VideoProgress
 from ._range import EndOption, StartOption
@@ -58,13 +65,19 @@ def features(
     shards: ShardsOption = None,
     start: StartOption = None,
     end: EndOption = None,
+    executor: ExecutorOption = EXECUTOR_DEFAULTS.executor.value,
+    ray_address: RayAddressOption = EXECUTOR_DEFAULTS.ray_address,
+    workers: WorkersOption = EXECUTOR_DEFAULTS.workers,
+    threads_per_worker: ThreadsPerWorkerOption = EXECUTOR_DEFAULTS.threads_per_worker,
     quiet: QuietOption = False,
 ) -> None:
     """Extract SqueezeTime snippet features (globally pooled backbone output) per video."""
     with domain_errors(quiet):
+        from ..executors import run_videos_with
         from ..tasks.features import FeatureExtractor  # torch: not at import
 
         settings = FeatureSettings(**FeatureSettings.pick(locals()))
+        runner = ExecutorSettings(**ExecutorSettings.pick(locals()))
         batch = batch_inputs(paths, fmt, None, report_dir=report_dir,
                              skip_existing=skip_existing, folders={"--out": out},
                              shard=shard, shards=shards, parts_folder=out)
@@ -86,8 +99,8 @@ def features(
         shown = VideoProgress(quiet, "features", "snippet")
 
         def results() -> Iterator[Any]:
-            for result in shown.follow(extractor.iter_features(plan.todo, settings,
-                                                               on_progress=shown)):
+            for result in shown.follow(run_videos_with(runner, extractor, model, settings,
+                                                       plan.todo, on_progress=shown)):
                 if result.status == "ok":
                     try:
                         path = reports.write_features(out, stems[result.video], result, meta)

@@ -10,7 +10,7 @@ import typer
 
 from .. import reports
 from ..choices import NmsMode, ScoresFormat
-from ..settings import DEFAULT_OVERLAP, LocalizeSettings, ModelSpec
+from ..settings import DEFAULT_OVERLAP, ExecutorSettings, LocalizeSettings, ModelSpec
 from ._common import (
     FormatOption,
     OutOption,
@@ -29,6 +29,13 @@ from ._common import (
     resume_plan,
     run_batch,
     write_failed,
+)
+from ._executors import (
+    EXECUTOR_DEFAULTS,
+    ExecutorOption,
+    RayAddressOption,
+    ThreadsPerWorkerOption,
+    WorkersOption,
 )
 from ._progress import VideoProgress
 from ._range import EndOption, StartOption
@@ -79,6 +86,10 @@ def localize(
     shards: ShardsOption = None,
     start: StartOption = None,
     end: EndOption = None,
+    executor: ExecutorOption = EXECUTOR_DEFAULTS.executor.value,
+    ray_address: RayAddressOption = EXECUTOR_DEFAULTS.ray_address,
+    workers: WorkersOption = EXECUTOR_DEFAULTS.workers,
+    threads_per_worker: ThreadsPerWorkerOption = EXECUTOR_DEFAULTS.threads_per_worker,
     scores_out: Annotated[Path | None, typer.Option(
         "--scores-out", help="Save each video's window scores into DIR (to re-threshold "
         "without running the model again).", file_okay=False)] = None,
@@ -93,9 +104,11 @@ def localize(
     """Find action segments (label, start, end, score) in long videos with sliding windows."""
     with domain_errors(quiet):
         from .. import render  # numpy (and matplotlib on use): not at import
+        from ..executors import run_videos_with
         from ..tasks.localize import Localizer, check_columns  # torch: not at import
 
         settings = LocalizeSettings(**LocalizeSettings.pick(locals()))
+        runner = ExecutorSettings(**ExecutorSettings.pick(locals()))
         check_columns(model, settings)  # a typo in --classes fails before the model loads
         scores_format = ScoresFormat.parse(scores_format)
         if plot is not None:
@@ -110,8 +123,8 @@ def localize(
         shown = VideoProgress(quiet, "localize", "window")
 
         def results() -> Iterator[Any]:
-            for result in shown.follow(localizer.iter_localize(plan.todo, settings,
-                                                               on_progress=shown)):
+            for result in shown.follow(run_videos_with(runner, localizer, model, settings,
+                                                       plan.todo, on_progress=shown)):
                 ws = getattr(result, "window_scores", None)
                 try:
                     if ws is not None and scores_out is not None:

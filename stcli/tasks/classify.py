@@ -23,10 +23,10 @@ from ..pipeline import (
     PreparedVideo,
     Progress,
     Tick,
+    VideoJob,
     assemble_views,
     decode_views,
     prepare_views,
-    run_videos,
     video_progress,
 )
 from ..presets import Protocol
@@ -79,14 +79,11 @@ class Recognizer(LoadedModel):
             ],
         )
 
-    def iter_classify(self, paths: Paths, settings: ClassifySettings | None = None, *,
-                      on_progress: Progress | None = None, **changes: Any) -> Iterator[Result]:
-        """Yield one result per path, in order; a bad video yields a ``VideoFailure``.
-
-        ``changes`` override fields of ``settings`` (``views="1x1"``, ``top_k=3``, ...);
-        ``on_progress(video, done, total)`` follows each video's views.
-        """
-        settings = dataclasses.replace(settings or ClassifySettings(), **changes)
+    def video_job(self, settings: ClassifySettings | None = None, *,
+                  on_progress: Progress | None = None) -> VideoJob:
+        """The per-video function of ``classify`` (``pipeline.VideoJob``), as every
+        executor runs it; ``on_progress(video, done, total)`` follows each video's views."""
+        settings = settings or ClassifySettings()
         protocol = settings.protocol(self.preset)
 
         def process(path: str, decoded: Iterator[Any], started: float) -> Prediction:
@@ -95,8 +92,18 @@ class Recognizer(LoadedModel):
                                 video_progress(on_progress, path))
 
         segment = settings.time_range()
-        return run_videos(paths, lambda p: decode_views(p, self.preset, protocol, segment),
-                          process, self.preset.name)
+        return VideoJob(lambda p: decode_views(p, self.preset, protocol, segment), process,
+                        self.preset.name)
+
+    def iter_classify(self, paths: Paths, settings: ClassifySettings | None = None, *,
+                      on_progress: Progress | None = None, **changes: Any) -> Iterator[Result]:
+        """Yield one result per path, in order; a bad video yields a ``VideoFailure``.
+
+        ``changes`` override fields of ``settings`` (``views="1x1"``, ``top_k=3``, ...);
+        ``on_progress(video, done, total)`` follows each video's views.
+        """
+        settings = dataclasses.replace(settings or ClassifySettings(), **changes)
+        return self.video_job(settings, on_progress=on_progress).run(paths)
 
     def classify(self, paths: Paths, settings: ClassifySettings | None = None, *,
                  on_progress: Progress | None = None, **changes: Any) -> list[Result]:

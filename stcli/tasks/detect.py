@@ -26,8 +26,8 @@ from ..pipeline import (
     Progress,
     StreamPlan,
     Tick,
+    VideoJob,
     complete_clips,
-    run_videos,
     stream_frames,
     video_progress,
 )
@@ -165,6 +165,22 @@ class Detector(LoadedModel):
         )
 
     # -- batches -------------------------------------------------------------------------
+    def video_job(self, settings: DetectSettings | None = None,
+                  source: PersonSource | None = None, *,
+                  on_progress: Progress | None = None) -> VideoJob:
+        """The per-video function of ``detect`` (``pipeline.VideoJob``), as every
+        executor runs it. ``source`` (default: ``persons.person_source(settings)``) finds
+        the persons; ``on_progress(video, done, total)`` follows each video's keyframes."""
+        settings = settings or DetectSettings()
+        # A bad proposals file or detector stops the run before any video is touched.
+        source = source or person_source(settings)
+        return VideoJob(
+            lambda p: self._decode(p, settings, source),
+            lambda p, decoded, started: self._detect(p, decoded, settings, source, started,
+                                                     video_progress(on_progress, p)),
+            self.preset.name,
+        )
+
     def iter_detect(
         self, paths: Paths, settings: DetectSettings | None = None,
         source: PersonSource | None = None, *, on_progress: Progress | None = None,
@@ -174,15 +190,7 @@ class Detector(LoadedModel):
         ``source`` (default: ``persons.person_source(settings)``) finds the persons;
         ``on_progress(video, done, total)`` follows each video's keyframes.
         """
-        settings = settings or DetectSettings()
-        # A bad proposals file or detector stops the run before any video is touched.
-        source = source or person_source(settings)
-        return run_videos(
-            paths, lambda p: self._decode(p, settings, source),
-            lambda p, decoded, started: self._detect(p, decoded, settings, source, started,
-                                                     video_progress(on_progress, p)),
-            self.preset.name,
-        )
+        return self.video_job(settings, source, on_progress=on_progress).run(paths)
 
     def detect(self, paths: Paths, settings: DetectSettings | None = None, *,
                on_progress: Progress | None = None) -> list[Result]:

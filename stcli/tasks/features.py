@@ -23,7 +23,7 @@ from ..pipeline import (
     Progress,
     StreamPlan,
     Tick,
-    run_videos,
+    VideoJob,
     scan_windows,
     stream_frames,
     video_progress,
@@ -70,21 +70,28 @@ class FeatureExtractor(LoadedModel):
             ends_s=info.start_s + info.time_of(np.minimum(starts + span, info.num_frames)),
         )
 
+    def video_job(self, settings: FeatureSettings | None = None, *,
+                  on_progress: Progress | None = None) -> VideoJob:
+        """The per-video function of ``features`` (``pipeline.VideoJob``), as every
+        executor runs it; ``on_progress(video, done, total)`` follows each video's
+        snippets."""
+        settings = settings or FeatureSettings()
+        return VideoJob(
+            lambda p: stream_frames(p, "snippets",
+                                    lambda info: (self.plan(info, settings), None),
+                                    self.decode_threads, settings.time_range()),
+            lambda p, decoded, started: self._extract(p, decoded, settings, started,
+                                                      video_progress(on_progress, p)),
+            self.preset.name,
+        )
+
     def iter_features(
         self, paths: Paths, settings: FeatureSettings | None = None, *,
         on_progress: Progress | None = None,
     ) -> Iterator[Result]:
         """One :class:`Features` (or ``VideoFailure``) per path, in order;
         ``on_progress(video, done, total)`` follows each video's snippets."""
-        settings = settings or FeatureSettings()
-        return run_videos(
-            paths, lambda p: stream_frames(p, "snippets",
-                                           lambda info: (self.plan(info, settings), None),
-                                           self.decode_threads, settings.time_range()),
-            lambda p, decoded, started: self._extract(p, decoded, settings, started,
-                                                      video_progress(on_progress, p)),
-            self.preset.name,
-        )
+        return self.video_job(settings, on_progress=on_progress).run(paths)
 
     def extract(self, paths: Paths, settings: FeatureSettings | None = None, *,
                 on_progress: Progress | None = None) -> list[Result]:

@@ -25,7 +25,7 @@ from ..pipeline import (
     Progress,
     StreamPlan,
     Tick,
-    run_videos,
+    VideoJob,
     scan_windows,
     stream_frames,
     video_progress,
@@ -137,14 +137,13 @@ class Localizer(LoadedModel):
         plan, scores = self._scores(path, self._decode(path, settings), self._columns(settings))
         return plan.info, scores
 
-    def iter_localize(
-        self, paths: Paths, settings: LocalizeSettings | None = None, *,
-        on_progress: Progress | None = None,
-    ) -> Iterator[Result]:
-        """One :class:`Localization` (or ``VideoFailure``) per path, in order;
-        ``on_progress(video, done, total)`` follows each video's windows."""
+    def video_job(self, settings: LocalizeSettings | None = None, *,
+                  on_progress: Progress | None = None) -> VideoJob:
+        """The per-video function of ``localize`` (``pipeline.VideoJob``), as every
+        executor runs it; ``on_progress(video, done, total)`` follows each video's
+        windows. A bad ``--classes`` or ``--label-map`` fails here, before any work."""
         settings = settings or LocalizeSettings()
-        columns = self._columns(settings)  # bad --classes / --label-map fail before any work
+        columns = self._columns(settings)
 
         def process(path: str, decoded: Iterator[Any], started: float) -> Localization:
             plan, ws = self._scores(path, decoded, columns, video_progress(on_progress, path))
@@ -161,7 +160,15 @@ class Localizer(LoadedModel):
                 window_scores=ws,
             )
 
-        return run_videos(paths, lambda p: self._decode(p, settings), process, self.preset.name)
+        return VideoJob(lambda p: self._decode(p, settings), process, self.preset.name)
+
+    def iter_localize(
+        self, paths: Paths, settings: LocalizeSettings | None = None, *,
+        on_progress: Progress | None = None,
+    ) -> Iterator[Result]:
+        """One :class:`Localization` (or ``VideoFailure``) per path, in order;
+        ``on_progress(video, done, total)`` follows each video's windows."""
+        return self.video_job(settings, on_progress=on_progress).run(paths)
 
     def localize(self, paths: Paths, settings: LocalizeSettings | None = None, *,
                  on_progress: Progress | None = None) -> list[Result]:

@@ -1,0 +1,153 @@
+"""``stcli watch``: action labels of a camera, a network stream or a file, as it plays."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from ..choices import WatchFormat
+from ..settings import ModelSpec, WatchSettings
+from ._common import (
+    STDOUT,
+    QuietOption,
+    choice_option,
+    domain_errors,
+    model_options,
+    print_table,
+    write_stdout,
+)
+
+
+@model_options("recognition")
+def watch(
+    source: Annotated[str, typer.Argument(
+        help="A camera (/dev/video0), a stream URL (rtsp://, rtmp://, http(s)://, udp://, "
+        "tcp://, an HLS .m3u8) or a video file.", show_default=False)],
+    model: ModelSpec,
+    every: Annotated[float, typer.Option(
+        "--every", help="Seconds of stream time between scored clips.")] = WatchSettings.every,
+    average: Annotated[int, typer.Option(
+        "--average", min=1, help="Average the probabilities of the last N clips.")
+    ] = WatchSettings.average,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Labels per event.")
+                     ] = WatchSettings.top_k,
+    threshold: Annotated[float | None, typer.Option(
+        "--threshold", help="Report action segments: a label whose averaged score stays at "
+        "or above T opens one (a 'start' event), dropping below closes it ('end').",
+        show_default=False)] = WatchSettings.threshold,
+    min_duration: Annotated[float, typer.Option(
+        "--min-duration", help="With --threshold: seconds a label must stay above it before "
+        "its segment starts.")] = WatchSettings.min_duration,
+    duration: Annotated[float | None, typer.Option(
+        "--duration", help="Stop after S seconds of stream time (default: until the stream "
+        "ends or Ctrl-C).", show_default=False)] = WatchSettings.duration,
+    realtime: Annotated[bool, typer.Option(
+        "--realtime", help="Read a file at its own frame rate, as if it were live (default: "
+        "as fast as scoring allows).")] = WatchSettings.realtime,
+    reconnect: Annotated[int, typer.Option(
+        "--reconnect", min=0, help="Reconnect up to N times when a stream is lost or refused "
+        "(waiting 1, 2, 4, 4... s).")] = WatchSettings.reconnect,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="Seconds without data after which a stream counts as lost.")
+    ] = WatchSettings.timeout,
+    fmt: Annotated[str | None, choice_option(
+        WatchFormat, "--format", "-f", help="table (a live view) or jsonl (one JSON event "
+        "per line). Default: table on a terminal, jsonl otherwise.")] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Watch a live source: score the newest clip every few seconds of stream time."""
+    with domain_errors(quiet):
+        from ..live import check_source
+        from ..loader import LoadedModel
+        from ..tasks.watch import watch as watch_source  # numpy, onnxruntime: not for --help
+
+        settings = WatchSettings(**WatchSettings.pick(locals()))
+        chosen = WatchFormat.parse(fmt if fmt is not None else
+                                   "table" if sys.stdout.isatty() else "jsonl")
+        check_source(source)  # a missing file or unknown scheme fails before the model loads
+        recognizer = LoadedModel.load(model, progress=not quiet)
+        show = _Jsonl() if chosen == WatchFormat.JSONL else _LiveView()
+        events = watch_source(source, settings, recognizer)
+        try:
+            try:
+                for event in events:
+                    show(event)
+            except KeyboardInterrupt as exc:
+                # Stopped while an event was being shown: the watch still closes its
+                # segments and sums up, then the interruption goes on (exit 128 + signal).
+                show(events.throw(exc))
+                for event in events:
+                    show(event)
+        finally:
+            show.close()
+
+
+def _record(event: Any) -> dict[str, Any]:
+    from ..reports import watch_record
+
+    return watch_record(event)
+
+
+class _Jsonl:
+    """One JSON object per event and line, flushed as it comes."""
+
+    def __call__(self, event: Any) -> None:
+        write_stdout(json.dumps(_record(event)) + "\n")
+
+    def close(self) -> None:
+        """Nothing held."""
+
+
+class _LiveView:
+    """A table of the newest scores redrawn in place; segment starts and ends printed
+    above it as they come; the summary as a table at the end."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console(file=sys.stdout)
+        self.live = Live(console=self.console, auto_refresh=False)
+        self.live.start()
+        self.open: dict[str, float] = {}
+
+    def __call__(self, event: Any) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
+        rec = _record(event)
+        kind = rec["type"]
+        with STDOUT.guard():
+            if kind == "score":
+                table = Table(title=Text(f"stream {rec['stream_time']:.1f} s   latency "
+                                         f"{rec['latency_ms']:.0f} ms"), show_header=True,
+                              header_style="bold")
+                for column in ("rank", "label", "score", "segment since"):
+                    table.add_column(Text(column))
+                for entry in rec["topk"]:
+                    since = self.open.get(entry["label"])
+                    table.add_row(str(entry["rank"]), Text(entry["label"]),
+                                  f"{entry['score']:.4f}",
+                                  "" if since is None else f"{since:.1f} s")
+                self.live.update(table, refresh=True)
+            elif kind == "start":
+                self.open[rec["label"]] = rec["start_s"]
+                self.live.console.print(Text(f"{rec['start_s']:8.1f} s  start  {rec['label']}"))
+            elif kind == "end":
+                self.open.pop(rec["label"], None)
+                self.live.console.print(Text(
+                    f"{rec['end_s']:8.1f} s  end    {rec['label']} (from {rec['start_s']:.1f}"
+                    f" s, mean score {rec['score']:.4f})"))
+            else:
+                self.close()
+                rows = [(key, "" if value is None else str(value)) for key, value in rec.items()
+                        if key not in ("type", "wall_time")]
+                print_table(("summary", ""), rows)
+
+    def close(self) -> None:
+        """Leave the last table on the screen."""
+        if self.live.is_started:
+            self.live.stop()

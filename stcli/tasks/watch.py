@@ -92,23 +92,24 @@ class OnlineSegments:
     labels: list[str]
     runs: dict[int, _Run] = field(default_factory=dict)
 
-    def update(self, t: float, probs: np.ndarray) -> list[WatchStart | WatchEnd]:
-        """The events of the step at stream time ``t``."""
+    def update(self, t: float, probs: np.ndarray) -> Iterator[WatchStart | WatchEnd]:
+        """The events of the step at stream time ``t``. A segment counts as started from
+        its start event's yield on, so that one stopped in between (Ctrl-C while events
+        are shown) closes exactly the segments whose start was seen."""
         above = set(np.flatnonzero(probs >= self.threshold).tolist())
-        events: list[WatchStart | WatchEnd] = []
-        for cid in [c for c in self.runs if c not in above]:
-            run = self.runs.pop(cid)
-            if run.started:
-                events.append(self._end(cid, run, t))
         for cid in sorted(above):
             run = self.runs.setdefault(cid, _Run(t))
             run.total += float(probs[cid])
             run.steps += 1
+        for cid in [c for c in self.runs if c not in above]:
+            run = self.runs.pop(cid)
+            if run.started:
+                yield self._end(cid, run, t)
+        for cid in sorted(above):
+            run = self.runs[cid]
             if not run.started and t - run.start >= self.min_duration - _EPS:
                 run.started = True
-                events.append(WatchStart(self.labels[cid], cid, run.start, t, wall_time(),
-                                         run.mean))
-        return events
+                yield WatchStart(self.labels[cid], cid, run.start, t, wall_time(), run.mean)
 
     def close(self, t: float) -> list[WatchEnd]:
         """End every open segment at ``t`` (the stream stopped)."""

@@ -151,3 +151,5 @@ class _LiveView:
         """Leave the last table on the screen."""
         if self.live.is_started:
             self.live.stop()
+            if not self.console.is_terminal:
+                self.console.line()  # a file gets the last table, then a line break

@@ -146,9 +146,13 @@ class _Connection:
                *ffmpeg_input(source, kind, timeout_s, realtime), "-map", "0:v:0", "-an",
                "-f", "rawvideo", "-pix_fmt", "rgb24", *passthrough(), "pipe:"]
         try:
-            # Unbuffered: select() must see every byte ffmpeg has written.
+            # Unbuffered: select() must see every byte ffmpeg has written. Its own session:
+            # Ctrl-C at the terminal reaches stcli only, which ends the watch (closing
+            # segments, the summary) and then ffmpeg, rather than ffmpeg ending the stream
+            # under it first.
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         stdin=subprocess.DEVNULL, bufsize=0)
+                                         stdin=subprocess.DEVNULL, bufsize=0,
+                                         start_new_session=True)
         except FileNotFoundError as exc:
             raise StreamError(source, "cannot be read: ffmpeg is not installed") from exc
         _widen(self.proc.stdout)
@@ -264,7 +268,8 @@ class LiveSource:
                 return  # the end of the stream
             reason = reason or "the stream ended"
             if self.kind == "file" or attempt >= self.reconnect:
-                gave_up = f" (gave up after {self.reconnect} reconnects)" if self.reconnect else ""
+                gave_up = (f" (gave up after {self.reconnect} reconnects)"
+                           if self.reconnect and self.kind != "file" else "")
                 raise StreamError(self.source, f"{reason}{gave_up}")
             attempt += 1
             self.reconnects += 1

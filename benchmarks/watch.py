@@ -12,10 +12,15 @@ stream time, one clip), and the summary read back:
   crop, normalize) as it comes, the network runs twice a second whatever the rate, so the
   frame rate bounds the reader and the network's time per clip bounds the scorer.
 
+With ``--memory S``, also the resident memory of this process while it watches an
+S-second generated video (fp32, as fast as possible): at the first scored clip, a tenth of
+the way and at the end; flat means the ring buffer, not the stream, bounds it.
+
 The process is pinned to the first two CPUs. Run from the repository root::
 
     python benchmarks/watch.py                         # 640x480, 25/50/100/200 fps, 6 s each
     python benchmarks/watch.py --rates 25,400 --size 1280x720 --json
+    python benchmarks/watch.py --rates 25 --memory 300  # + memory over a 5-minute stream
 """
 
 from __future__ import annotations
@@ -41,8 +46,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", default="640x480", help="frame size WxH (default 640x480)")
     parser.add_argument("--seconds", type=float, default=6.0, help="stream length per rate")
     parser.add_argument("--cores", type=int, default=2, help="CPUs to pin to (default 2)")
+    parser.add_argument("--memory", type=float, default=0.0, metavar="S",
+                        help="also RSS over an S-second stream (default: skipped)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     return parser.parse_args(argv)
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (Linux), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def memory_over(model, video: Path) -> dict:
+    """RSS at the first scored clip, a tenth of the way, and at the end of ``video``."""
+    from stcli.results import WatchScore
+    from stcli.settings import WatchSettings
+    from stcli.tasks.watch import watch
+
+    samples = [(e.stream_time, rss_mb()) for e in watch(str(video), WatchSettings(every=2.0),
+                                                        model) if isinstance(e, WatchScore)]
+    tenth = samples[len(samples) // 10]
+    return {"first_mb": round(samples[0][1], 1), "tenth_mb": round(tenth[1], 1),
+            "tenth_at_s": tenth[0], "end_mb": round(samples[-1][1], 1),
+            "end_at_s": samples[-1][0], "peak_mb": round(max(s[1] for s in samples), 1)}
 
 
 def make_stream_file(folder: Path, size: str, fps: int, seconds: float) -> Path:
@@ -99,6 +128,9 @@ def main(argv: list[str] | None = None) -> None:
             kept = [r for r, row in rows.items() if row["sustained"]]
             report["rows"][name] = {"rates": rows,
                                     "highest_sustained_fps": max(kept) if kept else None}
+        if args.memory:
+            long = make_stream_file(folder, args.size, 25, args.memory)
+            report["memory"] = memory_over(fp32, long)
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -112,6 +144,11 @@ def main(argv: list[str] | None = None) -> None:
                   f"{r['clips']:>6} {r['steps_skipped']:>8} {r['wall_s']:>7}  {r['sustained']}")
         print(f"{name}: highest input rate sustained in real time: "
               f"{row['highest_sustained_fps']} fps")
+    if "memory" in report:
+        m = report["memory"]
+        print(f"RSS over a {args.memory:g} s stream: {m['first_mb']} MB at the first clip, "
+              f"{m['tenth_mb']} MB at {m['tenth_at_s']} s, {m['end_mb']} MB at "
+              f"{m['end_at_s']} s (peak {m['peak_mb']} MB)")
 
 
 if __name__ == "__main__":

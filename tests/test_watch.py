@@ -137,6 +137,19 @@ def test_an_unreachable_source_is_one_error_line(setup) -> None:
     assert done.stderr.strip().splitlines() == [f"stcli: error: {url}: Connection refused"]
 
 
+def test_a_silent_server_times_out(setup) -> None:
+    """A server that takes the connection and sends nothing: given up after --timeout."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)  # connections wait in the backlog; nothing is ever sent
+        url = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        done = run_stcli(*watch_args(setup, url, "--timeout", "1"), env=setup[1], timeout=120)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"stcli: error: {url}: ")
+
+
 @pytest.fixture(scope="module")
 def one_clip(tmp_path_factory) -> Path:
     """61 frames at 25 fps: exactly one clip (16 frames, every 4th), ending at 2.4 s."""

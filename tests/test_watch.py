@@ -243,3 +243,29 @@ def test_ctrl_c_closes_segments_and_sums_up(setup, tmp_path) -> None:
     assert found[-1]["type"] == "summary" and found[-1]["ended"] == "interrupted"
     assert proc.returncode == 130
     assert "interrupted (SIGINT)" in err
+
+
+def test_online_segments_follow_threshold_and_min_duration() -> None:
+    from stcli.tasks.watch import OnlineSegments
+
+    segments = OnlineSegments(threshold=0.5, min_duration=1.0, labels=["a", "b"])
+    steps = [(0.5, [0.6, 0.1]), (1.0, [0.7, 0.6]), (1.5, [0.8, 0.2]), (2.0, [0.2, 0.6]),
+             (2.5, [0.6, 0.6]), (3.0, [0.6, 0.6]), (3.5, [0.6, 0.7])]
+    def row(e) -> tuple:
+        kind = type(e).__name__
+        return (kind, e.label, e.start_s, e.stream_time if kind == "WatchStart" else e.end_s,
+                e.score)
+
+    got = [row(e) for t, p in steps for e in segments.update(t, np.array(p))]
+    got += [row(e) for e in segments.close(3.5)]
+    assert got == [
+        # "a" held 0.5..1.5 (1 s): starts at 1.5, ends when it drops at 2.0 ("b" at 1.0
+        # alone is too short to start).
+        ("WatchStart", "a", 0.5, 1.5, 0.7),
+        ("WatchEnd", "a", 0.5, 2.0, 0.7),
+        # "b" from 2.0 held to 3.0; "a" again from 2.5, held 1 s at 3.5; both closed at 3.5.
+        ("WatchStart", "b", 2.0, 3.0, 0.6),
+        ("WatchStart", "a", 2.5, 3.5, 0.6),
+        ("WatchEnd", "b", 2.0, 3.5, 0.625),
+        ("WatchEnd", "a", 2.5, 3.5, 0.6),
+    ]

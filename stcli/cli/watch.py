@@ -75,6 +75,9 @@ def watch(
             try:
                 for event in events:
                     show(event)
+                    if STDOUT.closed:  # the reader went away (| head): stop watching
+                        events.close()
+                        return
             except KeyboardInterrupt as exc:
                 # Stopped while an event was being shown: the watch still closes its
                 # segments and sums up, then the interruption goes on (exit 128 + signal).

@@ -14,6 +14,7 @@ had started. A source that never delivered a frame raises ``StreamError`` at onc
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -37,6 +38,7 @@ from ..results import (
 from ..settings import WatchSettings
 from ..transforms import crop_boxes, normalize, resize_frames, resized_size
 
+log = logging.getLogger(__name__)
 LATENCY_WINDOW = 10_000  # latencies kept for the summary's percentiles (flat memory)
 _EPS = 1e-6
 
@@ -186,6 +188,9 @@ def watch(source: str, settings: WatchSettings | None, model: LoadedModel
         failure, ended = exc, "interrupted"
     finally:
         feed.close()
+    if not scorer.clips and ended == "end of stream":
+        log.warning("%s: the stream ended before its first whole clip (%d frames, %d read)",
+                    source, feed.span, feed.frames_read)
     if scorer.segments is not None:
         yield from scorer.segments.close(scorer.last_time)
     yield WatchSummary(

@@ -292,6 +292,7 @@ _stcli_watch() {
         --reconnect'[Reconnect up to N times when a stream is lost or refused (waiting 1, 2, 4, 4... s)]:reconnect: ' \
         --timeout'[Seconds without data after which a stream counts as lost]:timeout: ' \
         '(--format -f)'{--format,-f}'[table (a live view) or jsonl (one JSON event per line)]:format:(table jsonl)' \
+        --render'[Also write the watched video with the newest labels drawn on it (an H.264 MP4, complete when the watch ends)]:render:_files' \
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '1:source: '

@@ -302,12 +302,15 @@ class ClipFeed:
     due when the first frame at or after its time arrives; its clip is the ``clip_len``
     frames ``interval`` apart ending there. Iterating yields the due clips; when paced
     (live) a clip not taken before the next is due is replaced (``skipped``), else the
-    reader waits for it. ``until`` ends the stream after that stream time."""
+    reader waits for it. ``until`` ends the stream after that stream time; ``on_frame``
+    sees every frame as read, on the reader thread (``--render``)."""
 
     def __init__(self, source: LiveSource, clip_len: int, interval: int, every: float,
-                 prepare: Callable[[np.ndarray], Any], until: float | None = None) -> None:
+                 prepare: Callable[[np.ndarray], Any], until: float | None = None,
+                 on_frame: Callable[[np.ndarray, float, float], None] | None = None) -> None:
         self.source, self.clip_len, self.interval = source, clip_len, interval
         self.every, self.prepare, self.until = every, prepare, until
+        self.on_frame = on_frame  # (pixels, stream time, fps) of each frame as read
         self.span = (clip_len - 1) * interval + 1
         self.frames_read = self.skipped = 0
         self.last_time = 0.0
@@ -327,6 +330,8 @@ class ClipFeed:
                 if self.until is not None and frame.time > self.until + _EPS:
                     self.reached_until = True
                     break
+                if self.on_frame is not None:
+                    self.on_frame(frame.pixels, frame.time, self.source.fps)
                 self._push(Frame(frame.index, frame.time, frame.captured,
                                  self.prepare(frame.pixels), frame.connection))
         except BaseException as exc:  # noqa: BLE001 - handed to the scorer

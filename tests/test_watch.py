@@ -209,6 +209,19 @@ def test_file_events_are_deterministic_cover_it_and_form_segments(setup, generat
     assert got.index(ends[-1]) < len(got) - 1  # ends come before the summary
 
 
+def test_render_writes_the_watched_frames(setup, one_clip, tmp_path) -> None:
+    out = tmp_path / "live.mp4"
+    done = run_stcli(*watch_args(setup, str(one_clip), "--every", "2.4", "--render", str(out)),
+                     env=setup[1], timeout=120)
+    assert done.returncode == 0, done.stderr
+    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+                            "stream=codec_name,width,height,nb_read_frames", "-of", "json",
+                            str(out)], capture_output=True, text=True, check=True)
+    (stream,) = json.loads(probe.stdout)["streams"]
+    assert stream == {"codec_name": "h264", "width": 320, "height": 240, "nb_read_frames": "61"}
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_a_custom_head_names_the_events(setup, one_clip, tmp_path) -> None:
     rng = np.random.default_rng(0)
     head = save_head(Head(rng.normal(size=(3, 2048)), np.zeros(3), ["wave", "clap", "sit"],

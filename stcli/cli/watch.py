@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -56,12 +57,18 @@ def watch(
     fmt: Annotated[str | None, choice_option(
         WatchFormat, "--format", "-f", help="table (a live view) or jsonl (one JSON event "
         "per line). Default: table on a terminal, jsonl otherwise.")] = None,
+    render: Annotated[Path | None, typer.Option(
+        "--render", help="Also write the watched video with the newest labels drawn on it "
+        "(an H.264 MP4, complete when the watch ends).", dir_okay=False,
+        show_default=False)] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Watch a live source: score the newest clip every few seconds of stream time."""
     with domain_errors(quiet):
         from ..live import check_source
         from ..loader import LoadedModel
+        from ..render import LiveRenderer
+        from ..results import WatchScore
         from ..tasks.watch import watch as watch_source  # numpy, onnxruntime: not for --help
 
         settings = WatchSettings(**WatchSettings.pick(locals()))
@@ -69,8 +76,16 @@ def watch(
                                    "table" if sys.stdout.isatty() else "jsonl")
         check_source(source)  # a missing file or unknown scheme fails before the model loads
         recognizer = LoadedModel.load(model, progress=not quiet)
-        show = _Jsonl() if chosen == WatchFormat.JSONL else _LiveView()
-        events = watch_source(source, settings, recognizer)
+        renderer = None if render is None else LiveRenderer(render)
+        shown = _Jsonl() if chosen == WatchFormat.JSONL else _LiveView()
+
+        def show(event: Any) -> None:
+            if renderer is not None and isinstance(event, WatchScore):
+                renderer.show([(entry.label, entry.score) for entry in event.topk])
+            shown(event)
+
+        events = watch_source(source, settings, recognizer,
+                              on_frame=None if renderer is None else renderer.frame)
         try:
             try:
                 for event in events:
@@ -85,7 +100,9 @@ def watch(
                 for event in events:
                     show(event)
         finally:
-            show.close()
+            shown.close()
+            if renderer is not None:
+                renderer.close()  # also after Ctrl-C or a lost stream: what was watched
 
 
 def _record(event: Any) -> dict[str, Any]:

@@ -162,16 +162,19 @@ class _Scorer:
         return round(float(np.percentile(np.asarray(self.latencies), q)), 3)
 
 
-def watch(source: str, settings: WatchSettings | None, model: LoadedModel
+def watch(source: str, settings: WatchSettings | None, model: LoadedModel, *,
+          on_frame: Callable[[np.ndarray, float, float], None] | None = None
           ) -> Iterator[WatchEvent]:
     """Events of ``source`` (a file, ``/dev/video0`` or a stream URL) as they come; see
-    the module's description. Close the generator to stop early without a summary."""
+    the module's description. Close the generator to stop early without a summary.
+    ``on_frame(pixels, stream_time, fps)`` sees every frame as read (RGB uint8, not to
+    be changed), on the reader thread."""
     settings = settings or WatchSettings()
     preset = model.preset
     live = LiveSource(source, timeout_s=settings.timeout, reconnect=settings.reconnect,
                       realtime=settings.realtime, threads=model.decode_threads)
     feed = ClipFeed(live, preset.clip_len, preset.frame_interval, settings.every,
-                    frame_preparer(preset), settings.duration)
+                    frame_preparer(preset), settings.duration, on_frame)
     scorer = _Scorer(model, settings)
     failure: BaseException | None = None
     ended = "end of stream"

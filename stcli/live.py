@@ -303,14 +303,17 @@ class ClipFeed:
     frames ``interval`` apart ending there. Iterating yields the due clips; when paced
     (live) a clip not taken before the next is due is replaced (``skipped``), else the
     reader waits for it. ``until`` ends the stream after that stream time; ``on_frame``
-    sees every frame as read, on the reader thread (``--render``)."""
+    sees every frame as read, on the reader thread (``--render``); setting ``stop`` ends
+    the iteration at the next clip."""
 
     def __init__(self, source: LiveSource, clip_len: int, interval: int, every: float,
                  prepare: Callable[[np.ndarray], Any], until: float | None = None,
-                 on_frame: Callable[[np.ndarray, float, float], None] | None = None) -> None:
+                 on_frame: Callable[[np.ndarray, float, float], None] | None = None,
+                 stop: threading.Event | None = None) -> None:
         self.source, self.clip_len, self.interval = source, clip_len, interval
         self.every, self.prepare, self.until = every, prepare, until
         self.on_frame = on_frame  # (pixels, stream time, fps) of each frame as read
+        self.stop = stop or threading.Event()  # set: no more clips (a clean stop)
         self.span = (clip_len - 1) * interval + 1
         self.frames_read = self.skipped = 0
         self.last_time = 0.0
@@ -367,9 +370,9 @@ class ClipFeed:
 
     def __next__(self) -> Clip:
         with self._cond:
-            while self._due is None and not self._ended:
-                self._cond.wait(0.2)  # short waits: Ctrl-C is handled between them
-            if self._due is None:
+            while self._due is None and not self._ended and not self.stop.is_set():
+                self._cond.wait(0.2)  # short waits: Ctrl-C and stop are seen between them
+            if self._due is None or self.stop.is_set():
                 if self._error is not None:
                     raise self._error
                 raise StopIteration

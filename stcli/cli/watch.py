@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +18,7 @@ from ..choices import WatchFormat
 from ..settings import ModelSpec, WatchSettings
 from ._common import (
     STDOUT,
+    STOP_SIGNALS,
     QuietOption,
     choice_option,
     domain_errors,
@@ -20,6 +26,8 @@ from ._common import (
     print_table,
     write_stdout,
 )
+
+log = logging.getLogger("stcli.cli")
 
 
 @model_options("recognition")
@@ -84,25 +92,62 @@ def watch(
                 renderer.show([(entry.label, entry.score) for entry in event.topk])
             shown(event)
 
-        events = watch_source(source, settings, recognizer,
+        stop = _Stop()
+        events = watch_source(source, settings, recognizer, stop=stop.event,
                               on_frame=None if renderer is None else renderer.frame)
         try:
-            try:
-                for event in events:
-                    show(event)
-                    if STDOUT.closed:  # the reader went away (| head): stop watching
-                        events.close()
-                        return
-            except KeyboardInterrupt as exc:
-                # Stopped while an event was being shown: the watch still closes its
-                # segments and sums up, then the interruption goes on (exit 128 + signal).
-                show(events.throw(exc))
-                for event in events:
-                    show(event)
+            with stop.on_signals():
+                try:
+                    for event in events:
+                        show(event)
+                        if STDOUT.closed:  # the reader went away (| head): stop watching
+                            events.close()
+                            return
+                except KeyboardInterrupt as exc:
+                    # A second Ctrl-C while an event was being shown: the watch still
+                    # closes its segments and sums up, then the interruption goes on.
+                    show(events.throw(exc))
+                    for event in events:
+                        show(event)
         finally:
             shown.close()
             if renderer is not None:
                 renderer.close()  # also after Ctrl-C or a lost stream: what was watched
+        if stop.signum is not None:
+            log.error("interrupted (%s)", signal.Signals(stop.signum).name)
+            raise typer.Exit(128 + stop.signum)
+
+
+class _Stop:
+    """Ctrl-C, SIGTERM or SIGHUP during a watch: the first one asks the watch to stop
+    after its current step (every event written whole, open segments ended, the summary
+    last; exit 128 + the signal); a second one interrupts at once, as elsewhere."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self.signum = signum
+        self.event.set()
+        self._restore()  # the next signal acts as it does everywhere
+
+    def _restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    @contextlib.contextmanager
+    def on_signals(self) -> Iterator[None]:
+        """Catch the stop signals for the duration (main thread only)."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, *STOP_SIGNALS):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        try:
+            yield
+        finally:
+            self._restore()
 
 
 def _record(event: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ had started. A source that never delivered a frame raises ``StreamError`` at onc
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -163,10 +164,12 @@ class _Scorer:
 
 
 def watch(source: str, settings: WatchSettings | None, model: LoadedModel, *,
-          on_frame: Callable[[np.ndarray, float, float], None] | None = None
-          ) -> Iterator[WatchEvent]:
+          on_frame: Callable[[np.ndarray, float, float], None] | None = None,
+          stop: threading.Event | None = None) -> Iterator[WatchEvent]:
     """Events of ``source`` (a file, ``/dev/video0`` or a stream URL) as they come; see
-    the module's description. Close the generator to stop early without a summary.
+    the module's description. Setting ``stop`` (from any thread, or a signal handler)
+    ends the watch cleanly after the current step: open segments end, the summary says
+    ``interrupted``. Close the generator to stop at once without a summary.
     ``on_frame(pixels, stream_time, fps)`` sees every frame as read (RGB uint8, not to
     be changed), on the reader thread."""
     settings = settings or WatchSettings()
@@ -174,14 +177,18 @@ def watch(source: str, settings: WatchSettings | None, model: LoadedModel, *,
     live = LiveSource(source, timeout_s=settings.timeout, reconnect=settings.reconnect,
                       realtime=settings.realtime, threads=model.decode_threads)
     feed = ClipFeed(live, preset.clip_len, preset.frame_interval, settings.every,
-                    frame_preparer(preset), settings.duration, on_frame)
+                    frame_preparer(preset), settings.duration, on_frame, stop)
     scorer = _Scorer(model, settings)
     failure: BaseException | None = None
     ended = "end of stream"
     try:
         for clip in feed:
             yield from scorer.score(clip)
-        if feed.reached_until:
+            if feed.stop.is_set():
+                break
+        if feed.stop.is_set():
+            ended = "interrupted"
+        elif feed.reached_until:
             ended = "duration"
     except StreamError as exc:
         if feed.frames_read == 0:

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .errors import StreamError
-from .video import _read_exact, _widen, passthrough
+from .video import _read_exact, _widen, ffmpeg_version, passthrough
 
 log = logging.getLogger(__name__)
 # URL schemes read as network streams (HLS is an http(s) URL of a .m3u8 playlist).
@@ -83,7 +83,11 @@ def ffmpeg_input(source: str, kind: str, timeout_s: float, realtime: bool) -> li
     micros = str(int(timeout_s * 1e6))
     scheme = source.partition("://")[0].lower()
     timeouts = ["-rw_timeout", micros]
-    if scheme in _TIMEOUT_SCHEMES:
+    if scheme in ("rtsp", "rtsps") and (ffmpeg_version() or (5, 0)) < (5, 0):
+        # Before ffmpeg 5, RTSP's -timeout made it listen for a server to call in;
+        # -stimeout was its socket timeout.
+        timeouts += ["-stimeout", micros]
+    elif scheme in _TIMEOUT_SCHEMES:
         timeouts += ["-timeout", micros]
     # Not -fflags nobuffer: with it ffmpeg 5.1 decoded no frame of an MPEG-TS over TCP.
     return [*timeouts, "-i", source]

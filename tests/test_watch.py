@@ -209,6 +209,15 @@ def test_file_events_are_deterministic_cover_it_and_form_segments(setup, generat
     assert got.index(ends[-1]) < len(got) - 1  # ends come before the summary
 
 
+def test_duration_ends_the_watch(setup, generated_videos) -> None:
+    done = run_stcli(*watch_args(setup, str(generated_videos["landscape"]), "--duration", "3"),
+                     env=setup[1], timeout=120)
+    assert done.returncode == 0, done.stderr
+    found = events(done.stdout)
+    assert [e["stream_time"] for e in scores(found)] == [2.5, 3.0]
+    assert found[-1]["ended"] == "duration" and found[-1]["frames_read"] == 76  # to 3.0 s
+
+
 def test_render_writes_the_watched_frames(setup, one_clip, tmp_path) -> None:
     out = tmp_path / "live.mp4"
     done = run_stcli(*watch_args(setup, str(one_clip), "--every", "2.4", "--render", str(out)),

@@ -22,6 +22,7 @@ _stcli() {
                 'localize:Find action segments (label, start, end, score) in long videos with sliding windows'
                 'merge:Merge the parts of a sharded run; refuses parts of other settings or runs, and names a missing, repeated or unfinished shard'
                 'train-head:Train a head on labelled clips; use it with classify/localize --head'
+                'watch:Watch a live source: score the newest clip every few seconds of stream time'
                 'weights:List, locate, download and import checkpoint files; prune the ONNX exports made from them'
             )
             _describe -t commands 'stcli command' commands ;;
@@ -36,6 +37,7 @@ _stcli() {
                 localize) _stcli_localize ;;
                 merge) _stcli_merge ;;
                 train-head) _stcli_train_head ;;
+                watch) _stcli_watch ;;
                 weights) _stcli_weights ;;
             esac ;;
     esac
@@ -293,6 +295,31 @@ _stcli_train_head() {
         '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         1:clips:_files
+}
+
+_stcli_watch() {
+    _arguments \
+        '(--preset -p)'{--preset,-p}'[Model preset (see '"'"'stcli weights list'"'"')]:preset:(ava21 hmdb51 k400 k600)' \
+        '(--checkpoint -c)'{--checkpoint,-c}'[Checkpoint file to use instead of the preset'"'"'s cached or downloaded weights (.pth, .pt or .safetensors), or an .onnx file made by '"'"'stcli export'"'"']:checkpoint:_files' \
+        --head'[A NAME.head folder from '"'"'stcli train-head'"'"': your classes instead of the preset'"'"'s]:head:_files -/' \
+        --device'[auto (CUDA when present), cpu or cuda]:device:(auto cpu cuda)' \
+        --backend'[auto (onnxruntime on the CPU when installed: same numbers, faster; OpenVINO for bf16 on the CPU; torch on CUDA), torch, onnxruntime or openvino]:backend:(auto torch onnxruntime openvino)' \
+        --precision'[fp32 (exact); bf16: ~2x faster on a CPU with bf16 arithmetic (OpenVINO, pip install '"'"'stcli\[openvino\]'"'"'), close to fp32, not equal; fp16 or bf16 on CUDA (torch)]:precision:(fp32 fp16 bf16)' \
+        --batch-size'[Clips per network call (views, windows, snippets or keyframe clips)]:batch-size: ' \
+        --every'[Seconds of stream time between scored clips]:every: ' \
+        --average'[Average the probabilities of the last N clips]:average: ' \
+        '(--top-k -k)'{--top-k,-k}'[Labels per event]:top-k: ' \
+        --threshold'[Report action segments: a label whose averaged score stays at or above T opens one (a '"'"'start'"'"' event), dropping below closes it ('"'"'end'"'"')]:threshold: ' \
+        --min-duration'[With --threshold: seconds a label must stay above it before its segment starts]:min-duration: ' \
+        --duration'[Stop after S seconds of stream time (default: until the stream ends or Ctrl-C)]:duration: ' \
+        --realtime'[Read a file at its own frame rate, as if it were live (default: as fast as scoring allows)]' \
+        --reconnect'[Reconnect up to N times when a stream is lost or refused (waiting 1, 2, 4, 4... s)]:reconnect: ' \
+        --timeout'[Seconds without data after which a stream counts as lost]:timeout: ' \
+        '(--format -f)'{--format,-f}'[table (a live view) or jsonl (one JSON event per line)]:format:(table jsonl)' \
+        --render'[Also write the watched video with the newest labels drawn on it (an H.264 MP4, complete when the watch ends)]:render:_files' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
+        '(--help -h)'{--help,-h}'[Show this message and exit]' \
+        '1:source: '
 }
 
 _stcli_weights() {

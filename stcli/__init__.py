@@ -43,6 +43,7 @@ from .errors import (
     CheckpointError,
     PresetError,
     StcliError,
+    StreamError,
     UsageError,
     VideoError,
     WeightsError,
@@ -60,6 +61,11 @@ from .results import (
     Result,
     Segment,
     VideoFailure,
+    WatchEnd,
+    WatchEvent,
+    WatchScore,
+    WatchStart,
+    WatchSummary,
 )
 from .settings import (
     ClassifySettings,
@@ -68,6 +74,7 @@ from .settings import (
     LocalizeSettings,
     ModelSpec,
     TrainHeadSettings,
+    WatchSettings,
 )
 from .version import __version__
 
@@ -91,6 +98,7 @@ _LAZY = {
     "evaluate_ava": "stcli.evaluate.ava", "AvaReport": "stcli.evaluate.ava",
     "evaluate_classification": "stcli.evaluate.classification",
     "ClassificationReport": "stcli.evaluate.classification",
+    "watch": "stcli.tasks.watch",
 }
 
 __all__ = [
@@ -103,7 +111,8 @@ __all__ = [
     "Protocol", "QuantReport", "Quantization", "Recognizer", "ReportFormat", "Result",
     "ScoresFormat", "Segment", "StcliError", "SummaryFormat", "TrainClip", "TrainHeadSettings",
     "TrainingReport", "UsageError", "VideoError", "VideoFailure", "WeightsError",
-    "WindowScores", "__version__", "available_presets", "evaluate_ava",
+    "WindowScores", "StreamError", "WatchEnd", "WatchEvent", "WatchScore", "WatchSettings",
+    "WatchStart", "WatchSummary", "watch", "__version__", "available_presets", "evaluate_ava",
     "evaluate_classification", "evaluate_localization", "export_model", "fit_head",
     "load_detector", "load_extractor", "load_head", "load_head_trainer", "load_localizer",
     "load_preset", "load_recognizer", "read_clips", "run_bench", "save_head",
@@ -123,6 +132,7 @@ if TYPE_CHECKING:
     from .tasks.features import FeatureExtractor, load_extractor
     from .tasks.localize import Localizer, WindowScores, load_localizer
     from .tasks.train_head import HeadTrainer, TrainClip, load_head_trainer, read_clips
+    from .tasks.watch import watch
 
 
 def __getattr__(name: str) -> Any:

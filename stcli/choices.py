@@ -85,6 +85,13 @@ class OutputFormat(Choice, what="--format"):
     CSV = "csv"
 
 
+class WatchFormat(Choice, what="--format"):
+    """What ``stcli watch`` shows on stdout: a live table, or one JSON event per line."""
+
+    TABLE = "table"
+    JSONL = "jsonl"
+
+
 class ReportFormat(Choice, what="--format"):
     """Evaluation reports: one table, document or CSV."""
 

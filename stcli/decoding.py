@@ -1,4 +1,4 @@
-"""Guards around decoders: stalls and log noise.
+"""Guards around decoders: stalls, log noise and reading their pipes.
 
 A decoder that stops delivering frames (a damaged file, a dead stream) is given up after
 ``stall_seconds``; decord, which decodes in C++ where nothing can interrupt it, reads on a
@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import os
 import re
+import select
 import sys
 import tempfile
 import threading
@@ -94,3 +95,26 @@ def decord_log_held() -> Iterator[None]:
                     if not _DECORD_LOG.match(line)]
             if kept:  # anything else (another thread's lines) arrives, a moment late
                 os.write(2, b"".join(kept))
+
+
+def read_exact(pipe: Any, size: int, seconds: float) -> bytearray | None:
+    """``size`` bytes from an unbuffered pipe (fewer at its end), read straight into one
+    buffer; None when nothing arrives for ``seconds``."""
+    buffer = bytearray(size)
+    view, got = memoryview(buffer), 0
+    while got < size:
+        if not select.select([pipe], [], [], seconds)[0]:
+            return None
+        count = pipe.readinto(view[got:])
+        if not count:
+            return buffer[:got]
+        got += count
+    return buffer
+
+
+def widen_pipe(pipe: Any) -> None:
+    """Ask for a 1 MiB pipe (Linux; 64 KiB by default): a frame then arrives in a few reads."""
+    with contextlib.suppress(OSError, AttributeError):
+        import fcntl  # POSIX only
+
+        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)

@@ -61,6 +61,16 @@ class VideoError(StcliError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class StreamError(StcliError):
+    """A live source (camera, network stream) that cannot be opened or read, or whose
+    reconnects ran out; one line naming the source."""
+
+    def __init__(self, source: object, reason: str) -> None:
+        self.source = str(source)
+        self.reason = reason
+        super().__init__(f"{self.source}: {reason}")
+
+
 @contextlib.contextmanager
 def reading(source: object) -> Iterator[None]:
     """Turn the errors of reading a user's text file into one ``UsageError`` naming it."""

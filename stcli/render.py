@@ -9,6 +9,7 @@ and ffmpeg encodes them.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -249,11 +250,14 @@ class _H264Writer:
         )
         cmd = ffmpeg.compile(stream.global_args("-v", "error", "-y"))
         # stderr goes to a file: a pipe nobody reads while frames are written could fill
-        # and stall ffmpeg.
+        # and stall ffmpeg. Its own session: Ctrl-C at the terminal reaches stcli alone,
+        # which finishes the file (stcli watch) or aborts it, rather than ffmpeg quitting
+        # under it.
         self._errors = tempfile.TemporaryFile()
         try:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
-                                          stdout=subprocess.DEVNULL, stderr=self._errors)
+                                          stdout=subprocess.DEVNULL, stderr=self._errors,
+                                          start_new_session=True)
         except FileNotFoundError as exc:
             self._errors.close()
             raise VideoError(label, "cannot be encoded: ffmpeg is not installed") from exc
@@ -347,3 +351,75 @@ def render_detections(
                              f"{target.parent})") from exc
         raise
     return target
+
+
+class LiveRenderer:
+    """``stcli watch --render``: the watched frames, with the newest labels and the stream
+    time drawn on them, encoded to an H.264 MP4 as they come, at the stream's rate.
+
+    ``frame`` is called from the watch's reader thread with each frame as read;
+    ``show`` from the scorer's side with the newest top-k. ``out`` is written through a
+    temporary file in its folder and appears when ``close`` finished the encoding (also
+    after Ctrl-C: what was watched is kept); ``abort`` drops it. A reconnect that changes
+    the frame size is scaled to the first size (one file, one size)."""
+
+    def __init__(self, out: str | Path, top: int = 3) -> None:
+        self.target, self.top = Path(out), top
+        if self.target.is_dir():
+            raise VideoError(self.target, "is a directory; give a file name such as live.mp4")
+        self._files = contextlib.ExitStack()
+        try:
+            self._tmp = self._files.enter_context(atomic_path(self.target, make_folder=False))
+        except OSError as exc:
+            raise VideoError(self.target, f"cannot be written ({exc.strerror or exc}: "
+                             f"{self.target.parent})") from exc
+        self._writer: _H264Writer | None = None
+        self._size: tuple[int, int] | None = None
+        self._lines: list[str] = []
+
+    def show(self, labels: Sequence[tuple[str, float]]) -> None:
+        """The labels and scores drawn from now on (best first)."""
+        self._lines = [f"{label} {score:.2f}" for label, score in labels[: self.top]]
+
+    def frame(self, pixels: np.ndarray, seconds: float, fps: float) -> None:
+        """Draw on a copy of ``pixels`` (RGB uint8) and encode it."""
+        import cv2  # OpenCV is slow to import: only when drawing
+
+        height, width = pixels.shape[:2]
+        if self._writer is None:
+            self._size = width, height
+            info = VideoInfo(str(self.target), 0, fps, width, height, "ffmpeg")
+            self._writer = _H264Writer(self._tmp, self.target, info, fps)
+        if (width, height) != self._size:
+            pixels = cv2.resize(pixels, self._size, interpolation=cv2.INTER_AREA)
+        else:
+            pixels = pixels.copy()  # the watch still needs the frame as read
+        style = _Style.for_frame(*pixels.shape[:2])
+        lines = self._lines
+        if lines:
+            _draw_label(pixels, lines, 0, 0, (0, 0, 0), style)
+        draw_timestamp(pixels, seconds)
+        self._writer.write(pixels[None])
+
+    def close(self) -> None:
+        """Finish the file (none when no frame came)."""
+        if self._writer is None:
+            self._discard()
+            return
+        try:
+            self._writer.finish()
+        except BaseException:
+            self._discard()
+            raise
+        self._files.close()
+
+    def abort(self) -> None:
+        """Stop encoding; no file is left."""
+        if self._writer is not None:
+            self._writer.abort()
+        self._discard()
+
+    def _discard(self) -> None:
+        # atomic_path removes its temporary file when its block ends in an exception.
+        stopped = VideoError(self.target, "not written")
+        self._files.__exit__(VideoError, stopped, None)

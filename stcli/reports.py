@@ -18,7 +18,7 @@ from typing import Any
 from .choices import OutputFormat, ScoresFormat
 from .errors import UsageError
 from .fileio import write_atomic, write_atomic_bytes
-from .results import Result
+from .results import Result, WatchEnd, WatchScore, WatchStart, WatchSummary
 from .version import __version__
 
 CLASSIFY_COLUMNS = (
@@ -218,6 +218,14 @@ def features_record(result: Result) -> dict[str, Any]:
 
 FEATURES = Layout(FEATURES_COLUMNS, features_record, lambda rec: [rec],
                   lambda records, meta: {"settings": meta, "videos": list(records)})
+
+
+def watch_record(event: Any) -> dict[str, Any]:
+    """The JSON object of one ``stcli watch`` event: ``type`` (score, start, end, summary)
+    first, then the event's fields (a score's top-k as a list of objects)."""
+    kinds = {WatchScore: "score", WatchStart: "start", WatchEnd: "end",
+             WatchSummary: "summary"}
+    return {"type": kinds[type(event)], **dataclasses.asdict(event)}
 
 
 def write_features(folder: str | os.PathLike[str], stem: str, result: Any,

@@ -162,3 +162,64 @@ class Features:
 
 
 Result = Prediction | Localization | Detection | Features | VideoFailure
+
+
+# -- stcli watch: one event per step of a live source ------------------------------------------
+@dataclass(frozen=True)
+class WatchScore:
+    """The newest clip scored at ``stream_time`` (seconds of the source): its top-k of the
+    probabilities averaged over the last clips, and ``latency_ms`` from the capture of
+    the clip's last frame to this result."""
+
+    stream_time: float
+    wall_time: str  # ISO 8601, UTC
+    latency_ms: float
+    topk: list[ClassScore] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WatchStart:
+    """A class scored at or above the threshold for the minimum duration: a segment opened
+    at ``start_s``, known at ``stream_time``."""
+
+    label: str
+    class_id: int
+    start_s: float
+    stream_time: float
+    wall_time: str
+    score: float  # mean averaged score so far
+
+
+@dataclass(frozen=True)
+class WatchEnd:
+    """A segment closed: its class fell below the threshold at ``end_s`` (or the stream
+    ended); ``score`` is its mean averaged score."""
+
+    label: str
+    class_id: int
+    start_s: float
+    end_s: float
+    wall_time: str
+    score: float
+
+
+@dataclass(frozen=True)
+class WatchSummary:
+    """The last event of a watch: what was read and scored, and why it ended
+    (``end of stream``, ``duration``, ``interrupted`` or ``error``)."""
+
+    source: str
+    preset: str
+    ended: str
+    stream_seconds: float
+    frames_read: int
+    clips_scored: int
+    steps_skipped: int  # steps replaced by a newer one while the network was busy
+    frames_dropped: int  # frames no scored clip covered
+    reconnects: int
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    wall_time: str
+
+
+WatchEvent = WatchScore | WatchStart | WatchEnd | WatchSummary

@@ -373,3 +373,42 @@ class TrainHeadSettings(_Settings):
         if self.no_cache:
             return None
         return Path(self.cache) if self.cache else default
+
+
+@dataclass(frozen=True)
+class WatchSettings(_Settings):
+    """``stcli watch``: how a live source is read and scored.
+
+    Every ``every`` seconds of stream time the newest clip is scored; the probabilities of
+    the last ``average`` clips are averaged and their ``top_k`` classes reported. With
+    ``threshold``, a class whose averaged score stays at or above it for ``min_duration``
+    seconds opens a segment, closed when it drops below. ``duration`` (stream seconds)
+    ends the run; a file is read as fast as scoring allows unless ``realtime`` (its own
+    rate). Network reads give up after ``timeout`` seconds without data; ``reconnect``
+    attempts follow a lost or refused connection."""
+
+    every: float = 0.5
+    average: int = 1
+    top_k: int = 5
+    threshold: float | None = None
+    min_duration: float = 0.0
+    duration: float | None = None
+    realtime: bool = False
+    reconnect: int = 0
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.every > 0:
+            raise UsageError(f"--every {self.every}: must be positive (seconds)")
+        if self.average < 1 or self.top_k < 1:
+            raise UsageError("--average and --top-k must be at least 1")
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise UsageError(f"--threshold {self.threshold}: must be in [0, 1]")
+        if self.min_duration < 0:
+            raise UsageError(f"--min-duration {self.min_duration}: must not be negative")
+        if self.duration is not None and not self.duration > 0:
+            raise UsageError(f"--duration {self.duration}: must be positive (seconds)")
+        if self.reconnect < 0:
+            raise UsageError(f"--reconnect {self.reconnect}: must not be negative")
+        if not self.timeout > 0:
+            raise UsageError(f"--timeout {self.timeout}: must be positive (seconds)")

@@ -15,13 +15,11 @@ user can act on; raw decoder exceptions and decoder log spam never reach the ter
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import math
 import os
 import re
-import select
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -44,7 +42,7 @@ from .containers import (
     rotation_part,
     still_image,
 )
-from .decoding import decord_log_held, stall_seconds, stalled, within
+from .decoding import decord_log_held, read_exact, stall_seconds, stalled, widen_pipe, within
 from .errors import VideoError
 from .urls import is_url, network_options
 
@@ -342,7 +340,7 @@ class FfmpegVideo(Video):
             try:
                 # Unbuffered: select() below must see every byte ffmpeg has written.
                 proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, bufsize=0)
-                _widen(proc.stdout)
+                widen_pipe(proc.stdout)
             except FileNotFoundError as exc:
                 raise VideoError(self.path, "cannot be decoded: ffmpeg is not installed") from exc
             out, position, pending = [], first, iter(wanted)
@@ -350,7 +348,7 @@ class FfmpegVideo(Video):
             stall = stall_seconds()
             try:
                 while target is not None:
-                    raw = _read_exact(proc.stdout, frame_bytes, stall)
+                    raw = read_exact(proc.stdout, frame_bytes, stall)
                     if raw is None:
                         raise VideoError(self.path, stalled(stall, position))
                     if len(raw) < frame_bytes:
@@ -405,29 +403,6 @@ def _pattern(wanted: Sequence[int]) -> tuple[int, int]:
     for index in wanted[1:]:
         step = math.gcd(step, index - first)
     return max(step, 1), first
-
-
-def _read_exact(pipe: Any, size: int, seconds: float) -> bytearray | None:
-    """``size`` bytes from an unbuffered pipe (fewer at its end), read straight into one
-    buffer; None when nothing arrives for ``seconds``."""
-    buffer = bytearray(size)
-    view, got = memoryview(buffer), 0
-    while got < size:
-        if not select.select([pipe], [], [], seconds)[0]:
-            return None
-        count = pipe.readinto(view[got:])
-        if not count:
-            return buffer[:got]
-        got += count
-    return buffer
-
-
-def _widen(pipe: Any) -> None:
-    """Ask for a 1 MiB pipe (Linux; 64 KiB by default): a frame then arrives in a few reads."""
-    with contextlib.suppress(OSError, AttributeError):
-        import fcntl  # POSIX only
-
-        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
 
 
 @functools.cache

@@ -81,7 +81,8 @@ def bash_complete(tmp_path: Path):
 @pytest.mark.parametrize(("words", "expected"), [
     (("stcli", "cl"), ["classify"]),
     (("stcli", ""), ["bench", "classify", "detect", "evaluate", "export", "features",
-                     "localize", "merge", "train-head", "weights"]),
+                     "localize", "merge", "train-head", "watch", "weights"]),
+    (("stcli", "watch", "--format", ""), ["jsonl", "table"]),
     (("stcli", "classify", "--backend", ""), ["auto", "onnxruntime", "openvino", "torch"]),
     (("stcli", "detect", "--precision", ""), ["bf16", "fp16", "fp32"]),
     (("stcli", "export", "--quantize", ""), ["int8"]),

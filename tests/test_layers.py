@@ -19,7 +19,7 @@ LAYERS = {
         "progress", "urls"},
     1: {"roi", "model", "checkpoints", "build", "hashes"},
     2: {"weights"},
-    3: {"containers", "decoding", "video", "sampling", "transforms"},
+    3: {"containers", "decoding", "video", "sampling", "transforms", "live"},
     4: {"onnx_meta", "engines", "torch_engine", "openvino_engine", "onnx_export"},
     5: {"pipeline"},
     6: {"segments", "persons", "heads", "loader"},

@@ -23,6 +23,7 @@ from .features import features
 from .localize import localize
 from .merge import merge
 from .train_head import train_head
+from .watch import watch
 from .weights import weights_app
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ app.command()(classify)
 app.command()(localize)
 app.command()(detect)
 app.command()(features)
+app.command()(watch)
 app.command()(merge)
 app.command("train-head")(train_head)
 app.command()(export)

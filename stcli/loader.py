@@ -114,8 +114,8 @@ class LoadedModel:
     def decode_threads(self) -> int:
         """ffmpeg decoding threads for this model's video streams. Beside a network on the
         CPU, one: the network already keeps every core busy, and ffmpeg's frame threads
-        only add work (-25% decoding CPU for one thread, same pace; benchmarks/localize.py
-        end to end 0.87 -> 0.91 of model-only). On a GPU, ffmpeg's own choice: there
+        only add work (one thread: 10-25% less decoding CPU at the same pace; end to end
+        0.87 -> 0.91 of model-only on one machine, no change on another). On a GPU, ffmpeg's own choice: there
         decoding may be what the network waits for."""
         return 1 if self.device == "cpu" else 0
 
@@ -246,9 +246,9 @@ def _torch_engine(preset: Preset, weights: Path, device: str,
     precision = Precision.parse(precision)
     if precision != Precision.FP32 and device == "cpu":
         if precision == Precision.BF16 and cpu_has_bf16():
-            # Native bf16: torch runs it at ~0.6x its fp32 time, OpenVINO at ~0.35x.
+            # Native bf16: torch runs it at ~0.46x its fp32 time, OpenVINO at ~0.32x.
             if not openvino_installed():
-                log.info("bf16 on this CPU runs ~2x faster with OpenVINO: pip install "
+                log.info("bf16 on this CPU runs ~1.4x faster with OpenVINO: pip install "
                          "'stcli[openvino]'")
         else:
             # Half-precision convolutions on a CPU without native support run ~5x slower

@@ -1,9 +1,9 @@
 """OpenVINO on the CPU: the exported ONNX model in bf16 (or fp32), the fastest CPU path
 where the processor computes bf16 natively (AVX512_BF16 or AMX).
 
-Measured side by side on a 2-core AMD EPYC (Zen 5, AVX512_BF16), batch 8, the k400
-network: onnxruntime fp32 1.00, OpenVINO bf16 0.50 of its time per clip, eager torch bf16
-0.91, eager torch fp32 1.47 (``stcli bench``). bf16 keeps 8 bits of mantissa, so its
+Measured side by side on a 2-core AMD EPYC (AVX512_BF16), batch 8, the k400 network:
+onnxruntime fp32 1.00, OpenVINO bf16 0.46, eager torch bf16 0.67, eager torch fp32 1.45 of
+onnxruntime's time per clip (``stcli bench``, best of 3). bf16 keeps 8 bits of mantissa, so its
 probabilities are close to fp32's, not equal: ``stcli bench`` reports how close (largest
 probability difference, top-1 agreement), and nothing calls it exact. Loaded only when a
 run uses it (the optional ``openvino`` extra); imports no torch.

@@ -115,8 +115,8 @@ class LoadedModel:
         """ffmpeg decoding threads for this model's video streams. Beside a network on the
         CPU, one: the network already keeps every core busy, and ffmpeg's frame threads
         only add work (one thread: 10-25% less decoding CPU at the same pace; end to end
-        0.87 -> 0.91 of model-only on one machine, no change on another). On a GPU, ffmpeg's own choice: there
-        decoding may be what the network waits for."""
+        0.87 -> 0.91 of model-only on one machine, no change on another). On a GPU,
+        ffmpeg's own choice: there decoding may be what the network waits for."""
         return 1 if self.device == "cpu" else 0
 
     @property

@@ -322,8 +322,6 @@ def run_bench(
         bench = _ModelBench(batches, rois, spec.task, notes)
         bench.add(EAGER, "cpu", lambda: eager, setup_s=load_s)
         bench.add("torch", "cpu", lambda: TorchEngine(model(), cpu))
-        if cpu_has_bf16():
-            bench.add("torch bf16", "cpu", lambda: TorchEngine(model(), cpu, Precision.BF16))
         if torch_variants:
             args = tuple(torch.from_numpy(x) for x in
                          ((batches[0],) if rois is None else (batches[0], rois)))
@@ -348,6 +346,8 @@ def run_bench(
                     quantize_static_int8(exported, Path(tmp) / "int8.onnx", calibration)))
                 notes.append(f"onnxruntime int8 was calibrated on the {len(clips)} benchmark "
                              "clips it is compared on: its agreement here is optimistic")
+        if cpu_has_bf16():  # after the exact rows: the approximate ones follow them
+            bench.add("torch bf16", "cpu", lambda: TorchEngine(model(), cpu, Precision.BF16))
         if cuda:
             gpu = torch.device("cuda")
             for p in ("fp32", "fp16", "bf16"):

@@ -36,15 +36,12 @@ import numpy as np
 
 from .decoding import read_exact, widen_pipe
 from .errors import StreamError
-from .video import ffmpeg_version, passthrough
+from .video import network_options, passthrough
 
 log = logging.getLogger(__name__)
 # URL schemes read as network streams (HLS is an http(s) URL of a .m3u8 playlist).
 NETWORK_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp",
                              "tcp", "srt", "rtp"})
-# Schemes whose ffmpeg ``-timeout`` option is in microseconds (rtmp's is a listen timeout
-# in seconds, so it gets only the generic ``-rw_timeout``).
-_TIMEOUT_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https", "udp", "tcp"})
 BACKOFF_CAP_S = 4.0
 _EPS = 1e-6  # stream times are sums of 1/fps: compare with a little slack
 _STREAM = re.compile(r"Stream #\d+:\d+.*?: Video: ")
@@ -81,17 +78,9 @@ def ffmpeg_input(source: str, kind: str, timeout_s: float, realtime: bool) -> li
         return ["-f", "v4l2", "-i", source]
     if kind == "file":
         return [*(["-re"] if realtime else []), "-i", source]
-    micros = str(int(timeout_s * 1e6))
-    scheme = source.partition("://")[0].lower()
-    timeouts = ["-rw_timeout", micros]
-    if scheme in ("rtsp", "rtsps") and (ffmpeg_version() or (5, 0)) < (5, 0):
-        # Before ffmpeg 5, RTSP's -timeout made it listen for a server to call in;
-        # -stimeout was its socket timeout.
-        timeouts += ["-stimeout", micros]
-    elif scheme in _TIMEOUT_SCHEMES:
-        timeouts += ["-timeout", micros]
     # Not -fflags nobuffer: with it ffmpeg 5.1 decoded no frame of an MPEG-TS over TCP.
-    return [*timeouts, "-i", source]
+    # A silent pipe is also caught by the watchdog (``_Connection.frames``).
+    return [*network_options(source, timeout_s), "-i", source]
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Videos given as URLs: anything ffmpeg reads over a network (http, https, rtsp, rtmp,
 ftp, ...). Such an input is never looked for on the filesystem and never given to decord
 (which cannot read one); it goes through ffprobe and the ffmpeg pipe
-(``video.FfmpegVideo``) with network timeouts, so that a dead server fails one video
-instead of hanging the run.
+(``video.FfmpegVideo``) with network timeouts (``video.network_options``), so that a dead
+server fails one video instead of hanging the run.
 """
 
 from __future__ import annotations
@@ -28,15 +28,3 @@ def network_timeout_s() -> float:
     except ValueError:
         return DEFAULT_TIMEOUT_S
     return value if value > 0 else DEFAULT_TIMEOUT_S
-
-
-def network_options(url: str) -> list[str]:
-    """ffmpeg/ffprobe input options bounding every network wait for ``url`` (in
-    microseconds): RTSP's own socket ``-timeout``; for everything else the protocol
-    layer's ``-rw_timeout``, which covers the connection and each read (http, tcp, ftp,
-    rtmp). Nothing for a file."""
-    if not is_url(url):
-        return []
-    micros = str(round(network_timeout_s() * 1e6))
-    scheme = url.split(":", 1)[0].lower()
-    return ["-timeout", micros] if scheme in ("rtsp", "rtsps") else ["-rw_timeout", micros]

@@ -44,7 +44,7 @@ from .containers import (
 )
 from .decoding import decord_log_held, read_exact, stall_seconds, stalled, widen_pipe, within
 from .errors import VideoError
-from .urls import is_url, network_options
+from .urls import is_url, network_timeout_s
 
 _IMAGE_CODECS = frozenset({"mjpeg", "png", "bmp", "tiff", "webp", "jpeg2000", "gif"})
 # What decord (FFmpeg 4.1 inside) turns into the same RGB as ffmpeg, checked frame for
@@ -403,6 +403,23 @@ def _pattern(wanted: Sequence[int]) -> tuple[int, int]:
     for index in wanted[1:]:
         step = math.gcd(step, index - first)
     return max(step, 1), first
+
+
+def network_options(source: str, timeout_s: float | None = None) -> list[str]:
+    """ffmpeg/ffprobe input options bounding every network wait for ``source`` to
+    ``timeout_s`` (default ``urls.network_timeout_s()``), in microseconds: RTSP's own
+    socket timeout; for everything else the protocol layer's ``-rw_timeout``, which covers
+    the connection and each read (http, tcp, udp, ftp, rtmp). Nothing for a file or a
+    camera. The one place these options are made, for files by URL and live streams."""
+    if not is_url(source):
+        return []
+    micros = str(round((timeout_s or network_timeout_s()) * 1e6))
+    if source.split(":", 1)[0].lower() not in ("rtsp", "rtsps"):
+        return ["-rw_timeout", micros]
+    # Before ffmpeg 5, RTSP's -timeout made it listen for a server to call in; -stimeout
+    # was its socket timeout.
+    old = (ffmpeg_version() or (5, 0)) < (5, 0)
+    return ["-stimeout" if old else "-timeout", micros]
 
 
 @functools.cache

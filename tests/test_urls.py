@@ -16,8 +16,8 @@ import pytest
 
 from stcli.inputs import input_keys
 from stcli.shards import shard_of
-from stcli.urls import is_url, network_options
-from stcli.video import open_video
+from stcli.urls import is_url
+from stcli.video import network_options, open_video
 from tests.conftest import make_video, run_stcli
 from tests.http_server import serving
 

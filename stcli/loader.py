@@ -35,6 +35,7 @@ from .heads import Head, load_head
 from .onnx_export import ensure_exported
 from .onnx_meta import is_onnx
 from .presets import DEFAULT_PRESETS, Preset, load_preset
+from .results import ClassScore
 from .settings import ModelSpec
 from .weights import checkpoint_sha256, resolve_weights
 
@@ -151,6 +152,18 @@ class LoadedModel:
         """Softmax over classes for every clip of every batch, ``(clips, classes)``."""
         out = [softmax(self.engine.logits(b)) for b in batches]
         return np.concatenate(out) if out else np.empty((0, len(self.labels)), np.float32)
+
+    def top_classes(self, probs: np.ndarray, k: int,
+                    digits: int | None = None) -> list[ClassScore]:
+        """The ``k`` best classes of one probability vector, best first; among equal
+        scores the lower class id, as torch.topk gives them. ``digits`` rounds the scores
+        (None: as computed)."""
+        ids = np.argsort(-probs, kind="stable")[: min(k, len(probs))]
+        scores = probs[ids].tolist()  # Python floats: rounding them keeps short decimals
+        if digits is not None:
+            scores = [round(s, digits) for s in scores]
+        return [ClassScore(rank, int(i), self.labels[int(i)], s)
+                for rank, (s, i) in enumerate(zip(scores, ids.tolist(), strict=True), 1)]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

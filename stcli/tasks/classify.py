@@ -30,7 +30,7 @@ from ..pipeline import (
     video_progress,
 )
 from ..presets import Protocol
-from ..results import ClassScore, Prediction, Result
+from ..results import Prediction, Result
 from ..settings import ClassifySettings, ModelSpec
 
 
@@ -64,19 +64,13 @@ class Recognizer(LoadedModel):
         if tick is not None:
             tick(0, total)
         probs = self.probabilities(batches()).mean(axis=0)
-        # Best first; among equal scores the lower class id, as torch.topk gives them.
-        ids = np.argsort(-probs, kind="stable")[: min(top_k, len(probs))]
-        scores = probs[ids]
         info = prepared.info
         return Prediction(
             video=path, frames=info.num_frames, fps=round(info.fps, 6),
             duration_s=round(info.duration_s, 6), views=protocol.views,
             preset=self.preset.name, seconds=round(time.perf_counter() - prepared.started, 4),
             decoder=info.backend,
-            topk=[
-                ClassScore(rank, int(i), self.labels[int(i)], float(s))
-                for rank, (s, i) in enumerate(zip(scores.tolist(), ids.tolist(), strict=True), 1)
-            ],
+            topk=self.top_classes(probs, top_k),
         )
 
     def video_job(self, settings: ClassifySettings | None = None, *,

@@ -29,7 +29,6 @@ from ..live import Clip, ClipFeed, LiveSource
 from ..loader import LoadedModel
 from ..presets import Preset
 from ..results import (
-    ClassScore,
     WatchEnd,
     WatchEvent,
     WatchScore,
@@ -150,9 +149,7 @@ class _Scorer:
         self.connection = clip.frames[-1].connection
         self.history.append(probs)
         averaged = np.mean(self.history, axis=0)
-        ids = np.argsort(-averaged, kind="stable")[: min(self.settings.top_k, len(averaged))]
-        topk = [ClassScore(rank, int(i), self.model.labels[int(i)], round(float(averaged[i]), 6))
-                for rank, i in enumerate(ids.tolist(), 1)]
+        topk = self.model.top_classes(averaged, self.settings.top_k, digits=6)
         yield WatchScore(clip.time, wall_time(), round(latency, 3), topk)
         if self.segments is not None:
             yield from self.segments.update(clip.time, averaged)

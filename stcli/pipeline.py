@@ -350,6 +350,23 @@ def complete_clips(
         raise VideoError(path, f"decoding ended early: {len(order) - ready} clips left")
 
 
+def centre_crop(preset: Preset, width: int,
+                height: int) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    """``(prepare, K)``: ``prepare`` turns uint8 ``(F, height, width, 3)`` frames into the
+    network's ``(F, 3, K, K)`` input by the preset's test protocol with one centre crop
+    (short side resized by OpenCV on uint8, cropped, normalized), what ``classify --views
+    1x1`` does to each frame. ``ValueError`` when the crop does not fit."""
+    protocol = preset.test
+    size = resized_size(width, height, protocol.short_side)
+    box = crop_boxes(*size, protocol.crop_size, 1)[0]
+
+    def prepare(frames: np.ndarray) -> np.ndarray:
+        return normalize(resize_frames(frames, size, box), preset.mean, preset.std,
+                         inplace=True)
+
+    return prepare, box[2]
+
+
 def scan_windows(
     path: str | Path, decoded: Iterable[np.ndarray], plan: StreamPlan, preset: Preset,
     batch_size: int, compute: Callable[[np.ndarray], np.ndarray], width: int,
@@ -360,10 +377,9 @@ def scan_windows(
     side of the preset's test protocol) and cropped once and kept only while a pending
     clip needs it. ``tick(done, total)`` follows the clips through the network. Returns
     ``(K, width)``."""
-    protocol, info, indices = preset.test, plan.info, plan.clips
-    size = resized_size(info.width, info.height, protocol.short_side)
+    info, indices = plan.info, plan.clips
     try:
-        x0, y0, k, _ = crop_boxes(*size, protocol.crop_size, 1)[0]
+        prepare_frames, k = centre_crop(preset, info.width, info.height)
     except ValueError as exc:
         raise VideoError(path, f"cannot take a centre crop: {exc}") from exc
     out = np.zeros((len(indices), width), dtype=np.float32)
@@ -383,8 +399,7 @@ def scan_windows(
             pending.clear()
 
     def prepare(rows: np.ndarray, chunk: np.ndarray) -> np.ndarray:
-        crops = resize_frames(chunk, size, (x0, y0, k, k))
-        return normalize(crops, preset.mean, preset.std, inplace=True)
+        return prepare_frames(chunk)
 
     for w, frames in complete_clips(path, decoded, plan.needed, indices, prepare):
         slot = batch[len(pending)]

@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import StreamError
 from ..live import Clip, ClipFeed, LiveSource
 from ..loader import LoadedModel
+from ..pipeline import centre_crop
 from ..presets import Preset
 from ..results import (
     WatchEnd,
@@ -36,7 +37,6 @@ from ..results import (
     WatchSummary,
 )
 from ..settings import WatchSettings
-from ..transforms import crop_boxes, normalize, resize_frames, resized_size
 
 log = logging.getLogger(__name__)
 LATENCY_WINDOW = 10_000  # latencies kept for the summary's percentiles (flat memory)
@@ -53,18 +53,14 @@ def frame_preparer(preset: Preset) -> Callable[[np.ndarray], np.ndarray]:
     """uint8 ``(H, W, 3)`` frame -> the network's ``(3, K, K)`` input: the short side of
     the preset's test protocol, one centre crop, normalized; what ``classify --views 1x1``
     does to each frame of its clip."""
-    protocol = preset.test
-    geometry: dict[tuple[int, int], tuple] = {}
+    by_size: dict[tuple[int, int], Callable[[np.ndarray], np.ndarray]] = {}
 
     def prepare(pixels: np.ndarray) -> np.ndarray:
         height, width = pixels.shape[:2]
-        if (width, height) not in geometry:
-            size = resized_size(width, height, protocol.short_side)
+        if (width, height) not in by_size:
             # One crop of crop_size <= short_side always fits.
-            geometry[(width, height)] = size, crop_boxes(*size, protocol.crop_size, 1)[0]
-        size, box = geometry[(width, height)]
-        crop = resize_frames(pixels[None], size, box)
-        return normalize(crop, preset.mean, preset.std, inplace=True)[0]
+            by_size[(width, height)] = centre_crop(preset, width, height)[0]
+        return by_size[(width, height)](pixels[None])[0]
 
     return prepare
 

@@ -53,6 +53,19 @@ def offline_env(cache_home: Path, *exports: tuple[str, Path]) -> dict[str, str]:
             "STCLI_WEIGHTS": ""}
 
 
+@pytest.fixture(scope="module")
+def ckpt(reference_checkpoint) -> Path:
+    """The k400 reference checkpoint."""
+    return reference_checkpoint("k400")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory, ckpt: Path) -> dict[str, str]:
+    """An ``offline_env`` holding the k400 export of ``ckpt``, one per test module (a
+    module that needs other exports defines its own ``env``)."""
+    return offline_env(tmp_path_factory.mktemp("xdg"), ("k400", ckpt))
+
+
 @pytest.fixture(scope="session")
 def reference_checkpoint(tmp_path_factory: pytest.TempPathFactory):
     """``reference_checkpoint(variant)`` -> path of an mmengine-style reference .pth."""

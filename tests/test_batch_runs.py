@@ -22,19 +22,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import REPO, offline_env, run_stcli
+from tests.conftest import REPO, run_stcli
 
 MARK = 12345.0  # a ``seconds`` no run takes: a report carrying it was reused, not recomputed
-
-
-@pytest.fixture(scope="module")
-def ckpt(reference_checkpoint) -> Path:
-    return reference_checkpoint("k400")
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, ckpt: Path) -> dict[str, str]:
-    return offline_env(tmp_path_factory.mktemp("xdg"), ("k400", ckpt))
 
 
 @pytest.fixture

@@ -35,11 +35,6 @@ LABELS = [line.strip() for line in
 
 # -- shared set-up ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def ckpt(reference_checkpoint) -> Path:
-    return reference_checkpoint("k400")
-
-
-@pytest.fixture(scope="module")
 def base_env(tmp_path_factory: pytest.TempPathFactory, ckpt: Path) -> dict[str, str]:
     """A cache holding only the ONNX export of ``ckpt``, no weights folder and an
     unreachable loopback mirror: a run can only use the weights a test gives it, and never

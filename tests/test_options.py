@@ -26,11 +26,6 @@ def long_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_video(folder / "long.mp4", frames=200, size=(160, 120))
 
 
-@pytest.fixture(scope="module")
-def ckpt(reference_checkpoint) -> Path:
-    return reference_checkpoint("k400")
-
-
 def refused(args: list[str], message: str, tmp_path: Path) -> subprocess.CompletedProcess:
     """Run ``stcli ARGS`` with an absent checkpoint: exit 2, one ``stcli: error:`` line
     holding ``message``, nothing on stdout, and the checkpoint never looked at."""

@@ -14,22 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import offline_env, run_stcli
+from tests.conftest import run_stcli
 from tests.test_shards import untimed
 
 ray = pytest.importorskip("ray")
 
 VIEWS = ("--views", "1x1")
-
-
-@pytest.fixture(scope="module")
-def ckpt(reference_checkpoint) -> Path:
-    return reference_checkpoint("k400")
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, ckpt: Path) -> dict[str, str]:
-    return offline_env(tmp_path_factory.mktemp("xdg"), ("k400", ckpt))
 
 
 @pytest.fixture(scope="module")

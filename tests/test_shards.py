@@ -16,19 +16,9 @@ import pytest
 
 from stcli.inputs import input_keys
 from stcli.shards import Shard, parse_shard, shard_of
-from tests.conftest import offline_env, run_stcli
+from tests.conftest import run_stcli
 
 SHARDS = 3
-
-
-@pytest.fixture(scope="module")
-def ckpt(reference_checkpoint) -> Path:
-    return reference_checkpoint("k400")
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, ckpt: Path) -> dict[str, str]:
-    return offline_env(tmp_path_factory.mktemp("xdg"), ("k400", ckpt))
 
 
 @pytest.fixture(scope="module")

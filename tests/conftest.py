@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -124,6 +125,14 @@ def stcli_command() -> list[str]:
     """The command a user types: the installed ``stcli``, else ``python -m stcli``."""
     exe = shutil.which("stcli")
     return [exe] if exe else [sys.executable, "-m", "stcli"]
+
+
+def as_a_foreground_job() -> None:
+    """``preexec_fn`` for a child that must take the stop signals as a command typed at a
+    terminal does. A test run started in the background (``pytest &``, nohup, some CI
+    runners) hands SIGINT or SIGHUP on ignored, and stcli leaves ignored signals ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def run_stcli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,

@@ -1,5 +1,6 @@
 """Ctrl-C, SIGTERM (``timeout``, batch schedulers) and SIGHUP (a closed terminal) in the
-middle of a batch keep and write what is finished; the exit code is 128 + the signal."""
+middle of a batch keep and write what is finished; the exit code is 128 + the signal. A
+signal the run started with ignored (``nohup``) stays ignored."""
 
 from __future__ import annotations
 
@@ -8,35 +9,52 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests.conftest import as_a_foreground_job, stcli_command
+
+
+def start_batch(tmp_path: Path, checkpoint: Path, video: Path, count: int,
+                preexec_fn=as_a_foreground_job) -> tuple[subprocess.Popen, list[str], Path]:
+    """``stcli classify`` of ``count`` copies of ``video`` into ``tmp_path/preds.csv``
+    with per-video reports, started; returns the process, the videos and the report
+    folder."""
+    videos = []
+    for i in range(count):
+        target = tmp_path / f"clip{i}.mp4"
+        shutil.copyfile(video, target)
+        videos.append(str(target))
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen(
+        [*stcli_command(), "classify", *videos, "--checkpoint", str(checkpoint),
+         "--views", "3x3", "--out", str(tmp_path / "preds.csv"), "--report-dir",
+         str(reports)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn,
+    )
+    return proc, videos, reports
+
+
+def wait_for_a_report(proc: subprocess.Popen, reports: Path) -> None:
+    """Until the first video is finished (its report is written)."""
+    deadline = time.monotonic() + 300
+    while not (reports.is_dir() and any(reports.iterdir())):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no video finished in time"
+        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
                          ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_a_stop_signal_writes_finished_results(tmp_path, reference_checkpoint,
                                                generated_videos, signum):
-    videos = []
-    for i in range(6):
-        target = tmp_path / f"clip{i}.mp4"
-        shutil.copyfile(generated_videos["landscape"], target)
-        videos.append(str(target))
-    reports, out = tmp_path / "reports", tmp_path / "preds.csv"
-    exe = shutil.which("stcli")
-    cmd = [exe] if exe else [sys.executable, "-m", "stcli"]
-    proc = subprocess.Popen(
-        [*cmd, "classify", *videos, "--checkpoint", str(reference_checkpoint("k400")),
-         "--views", "3x3", "--out", str(out), "--report-dir", str(reports)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 300
-    while not (reports.is_dir() and any(reports.iterdir())):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "no video finished in time"
-        time.sleep(0.1)
+    proc, videos, reports = start_batch(tmp_path, reference_checkpoint("k400"),
+                                        generated_videos["landscape"], 6)
+    out = tmp_path / "preds.csv"
+    wait_for_a_report(proc, reports)
     proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signum, stderr
@@ -52,3 +70,22 @@ def test_a_stop_signal_writes_finished_results(tmp_path, reference_checkpoint,
         assert report["status"] == "ok" and report["views"] == "3x3"
         top1 = table[(table["video"] == video) & (table["rank"] == 1)].iloc[0]
         assert top1["label"] == report["topk"][0]["label"]
+
+
+def ignore_hangups() -> None:
+    """``preexec_fn``: what ``nohup`` does before it runs a command."""
+    as_a_foreground_job()
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def test_nohup_outlives_its_terminal(tmp_path, reference_checkpoint, generated_videos):
+    """Started with SIGHUP ignored, a closed terminal does not stop the batch."""
+    proc, videos, reports = start_batch(tmp_path, reference_checkpoint("k400"),
+                                        generated_videos["short"], 3, ignore_hangups)
+    wait_for_a_report(proc, reports)
+    proc.send_signal(signal.SIGHUP)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert "interrupted" not in stderr
+    table = pd.read_csv(tmp_path / "preds.csv")
+    assert sorted(set(table["video"])) == videos and (table["status"] == "ok").all()

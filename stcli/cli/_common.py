@@ -218,6 +218,14 @@ def _stop(signum: int, _frame: Any) -> None:
     raise Interrupted(signum)
 
 
+def catchable(signals: Iterable[int]) -> list[int]:
+    """Those of ``signals`` this process did not start with ignored. An ignored signal
+    stays ignored: ``nohup stcli ...`` must outlive its terminal (SIGHUP), and a job that a
+    script started in the background (``stcli ... &``) is not stopped by the Ctrl-C meant
+    for the script (SIGINT; Python itself leaves it ignored then)."""
+    return [sig for sig in signals if signal.getsignal(sig) is not signal.SIG_IGN]
+
+
 def stopped_by(exc: KeyboardInterrupt) -> int:
     """The signal behind an interruption (SIGINT for Ctrl-C)."""
     return getattr(exc, "signum", signal.SIGINT)
@@ -225,12 +233,12 @@ def stopped_by(exc: KeyboardInterrupt) -> int:
 
 @contextlib.contextmanager
 def _stop_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise ``Interrupted`` for the duration (main thread only:
-    Python delivers signals there)."""
+    """SIGTERM and SIGHUP raise ``Interrupted`` for the duration, unless ignored
+    (``catchable``; main thread only: Python delivers signals there)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _stop) for sig in STOP_SIGNALS}
+    previous = {sig: signal.signal(sig, _stop) for sig in catchable(STOP_SIGNALS)}
     try:
         yield
     finally:

@@ -20,6 +20,7 @@ from ._common import (
     STDOUT,
     STOP_SIGNALS,
     QuietOption,
+    catchable,
     choice_option,
     domain_errors,
     model_options,
@@ -142,7 +143,7 @@ class _Stop:
     def on_signals(self) -> Iterator[None]:
         """Catch the stop signals for the duration (main thread only)."""
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, *STOP_SIGNALS):
+            for sig in catchable((signal.SIGINT, *STOP_SIGNALS)):
                 self._previous[sig] = signal.signal(sig, self._handle)
         try:
             yield

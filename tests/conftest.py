@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -145,10 +146,14 @@ def run_stcli(*args: str, env: dict[str, str] | None = None, stdin: str | None =
     )
 
 
-def start_stcli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start ``stcli`` without waiting for it (several at once); ``.communicate()`` it."""
+def start_stcli(*args: str, env: dict[str, str] | None = None,
+                preexec_fn: Callable[[], None] = as_a_foreground_job) -> subprocess.Popen:
+    """Start ``stcli`` without waiting for it (several at once, or to signal it);
+    ``.communicate()`` it. ``preexec_fn`` sets up the child (default: the stop signals of
+    a terminal's foreground job)."""
     return subprocess.Popen([*stcli_command(), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+                            preexec_fn=preexec_fn)
 
 
 def finish_all(procs: list[subprocess.Popen]) -> list[tuple[int, str, str]]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, UNREACHABLE, as_a_foreground_job, offline_env, run_stcli
+from tests.conftest import REPO, UNREACHABLE, offline_env, run_stcli, start_stcli
 
 K400_FILE = "SqueezeTime_K400_71.64.pth"
 CSV_COLUMNS = ["video", "status", "error", "rank", "class_id", "label", "score", "frames",
@@ -357,10 +357,8 @@ def test_interrupt_keeps_and_writes_finished_results(tmp_path, generated_videos,
     for i in range(12):
         shutil.copyfile(generated_videos["short"], folder / f"v{i:02d}.mp4")
     out = tmp_path / "partial.json"
-    cmd = [shutil.which("stcli") or "stcli", "classify", str(folder), "-c", str(ckpt),
-           "--views", "4x1", "-f", "jsonl", "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **base_env}, preexec_fn=as_a_foreground_job)
+    proc = start_stcli("classify", str(folder), "-c", str(ckpt), "--views", "4x1", "-f",
+                       "jsonl", "--out", str(out), env=base_env)
     try:
         first = json.loads(proc.stdout.readline())  # blocks until one video is finished
         proc.send_signal(signal.SIGINT)

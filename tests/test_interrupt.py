@@ -15,27 +15,23 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import as_a_foreground_job, stcli_command
+from tests.conftest import as_a_foreground_job, start_stcli
 
 
 def start_batch(tmp_path: Path, checkpoint: Path, video: Path, count: int,
-                preexec_fn=as_a_foreground_job) -> tuple[subprocess.Popen, list[str], Path]:
-    """``stcli classify`` of ``count`` copies of ``video`` into ``tmp_path/preds.csv``
-    with per-video reports, started; returns the process, the videos and the report
-    folder."""
+                preexec_fn=as_a_foreground_job) -> tuple[subprocess.Popen, list[str], Path,
+                                                          Path]:
+    """``stcli classify`` of ``count`` copies of ``video`` with per-video reports, started;
+    returns the process, the videos, the report folder and the ``--out`` CSV."""
     videos = []
     for i in range(count):
         target = tmp_path / f"clip{i}.mp4"
         shutil.copyfile(video, target)
         videos.append(str(target))
-    reports = tmp_path / "reports"
-    proc = subprocess.Popen(
-        [*stcli_command(), "classify", *videos, "--checkpoint", str(checkpoint),
-         "--views", "3x3", "--out", str(tmp_path / "preds.csv"), "--report-dir",
-         str(reports)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn,
-    )
-    return proc, videos, reports
+    reports, out = tmp_path / "reports", tmp_path / "preds.csv"
+    proc = start_stcli("classify", *videos, "--checkpoint", str(checkpoint), "--views", "3x3",
+                       "--out", str(out), "--report-dir", str(reports), preexec_fn=preexec_fn)
+    return proc, videos, reports, out
 
 
 def wait_for_a_report(proc: subprocess.Popen, reports: Path) -> None:
@@ -51,9 +47,8 @@ def wait_for_a_report(proc: subprocess.Popen, reports: Path) -> None:
                          ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_a_stop_signal_writes_finished_results(tmp_path, reference_checkpoint,
                                                generated_videos, signum):
-    proc, videos, reports = start_batch(tmp_path, reference_checkpoint("k400"),
-                                        generated_videos["landscape"], 6)
-    out = tmp_path / "preds.csv"
+    proc, videos, reports, out = start_batch(tmp_path, reference_checkpoint("k400"),
+                                             generated_videos["landscape"], 6)
     wait_for_a_report(proc, reports)
     proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=120)
@@ -80,12 +75,12 @@ def ignore_hangups() -> None:
 
 def test_nohup_outlives_its_terminal(tmp_path, reference_checkpoint, generated_videos):
     """Started with SIGHUP ignored, a closed terminal does not stop the batch."""
-    proc, videos, reports = start_batch(tmp_path, reference_checkpoint("k400"),
-                                        generated_videos["short"], 3, ignore_hangups)
+    proc, videos, reports, out = start_batch(tmp_path, reference_checkpoint("k400"),
+                                             generated_videos["short"], 3, ignore_hangups)
     wait_for_a_report(proc, reports)
     proc.send_signal(signal.SIGHUP)
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     assert "interrupted" not in stderr
-    table = pd.read_csv(tmp_path / "preds.csv")
+    table = pd.read_csv(out)
     assert sorted(set(table["video"])) == videos and (table["status"] == "ok").all()

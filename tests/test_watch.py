@@ -16,13 +16,7 @@ import numpy as np
 import pytest
 
 from stcli.heads import Head, save_head
-from tests.conftest import (
-    as_a_foreground_job,
-    make_video,
-    offline_env,
-    run_stcli,
-    stcli_command,
-)
+from tests.conftest import make_video, offline_env, run_stcli, start_stcli, stcli_command
 
 FPS, SECONDS = 25, 4
 pytestmark = pytest.mark.slow
@@ -250,10 +244,8 @@ def test_a_custom_head_names_the_events(setup, one_clip, tmp_path) -> None:
 
 def test_ctrl_c_closes_segments_and_sums_up(setup, tmp_path) -> None:
     video = make_video(tmp_path / "long.mp4", frames=FPS * 30, fps=FPS)
-    proc = subprocess.Popen([*stcli_command(), *watch_args(
-        setup, str(video), "--realtime", "--threshold", "0", "-k", "1")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, **setup[1]}, preexec_fn=as_a_foreground_job)
+    proc = start_stcli(*watch_args(setup, str(video), "--realtime", "--threshold", "0",
+                                   "-k", "1"), env=setup[1])
     try:
         first = proc.stdout.readline()  # type: ignore[union-attr]
         assert json.loads(first)["type"] == "score"

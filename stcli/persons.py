@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import UsageError, reading
-from .settings import DetectSettings
+from .settings import ONNX_LAYOUTS, DetectSettings, onnx_detector
 
 PROPOSAL_FORMAT = "expected video_id,timestamp,x1,y1,x2,y2[,score] normalized to [0, 1]"
 NMS_IOU = 0.45
@@ -48,7 +48,6 @@ NMS_IOU = 0.45
 # while clearly visible players scored 1 to 2.
 HOG_THRESHOLD = 0.5
 ONNX_THRESHOLD = 0.5
-ONNX_LAYOUTS = ("yolov8", "yolov5", "xyxy")
 ONNX_SUPPORTED = (
     "supported outputs: (1, 4+C, N) YOLOv8/v11, (1, N, 5+C) YOLOv5/v7, "
     "(1, N, 6) or (N, 6) x1,y1,x2,y2,score,class; force one with onnx:PATH#yolov8|#yolov5|#xyxy"
@@ -525,12 +524,11 @@ def make_person_source(
     spec = detector.strip()
     if spec.lower() == "hog":
         return HogPersons(threshold)
-    if spec.lower().startswith("onnx:") and spec[5:].strip():
-        path, layout = spec[5:].strip(), None
-        head, sep, tail = path.rpartition("#")
-        if sep and tail.lower() in ONNX_LAYOUTS:
-            path, layout = head, tail.lower()
-        elif sep and not Path(path).exists():
+    onnx = onnx_detector(spec)
+    if onnx is not None and spec[5:].strip():
+        path, layout = onnx
+        _, sep, tail = path.rpartition("#")
+        if layout is None and sep and not Path(path).exists():
             raise UsageError(
                 f"--detector {detector!r}: unknown layout #{tail}; "
                 f"use one of {', '.join('#' + name for name in ONNX_LAYOUTS)}"

@@ -270,6 +270,23 @@ def parse_timestamps(text: str) -> tuple[float, ...]:
     return tuple(sorted(values))
 
 
+ONNX_LAYOUTS = ("yolov8", "yolov5", "xyxy")
+
+
+def onnx_detector(spec: str) -> tuple[str, str | None] | None:
+    """``(model path, layout or None)`` of an ``onnx:PATH[#LAYOUT]`` person detector (the
+    prefix in any case), None for any other (``hog``). The one reading of the option: the
+    file detect runs must be the file a resumed run checks for changes."""
+    spec = spec.strip()
+    if spec[:5].lower() != "onnx:":
+        return None
+    path = spec[5:].strip()
+    head, sep, tail = path.rpartition("#")
+    if sep and tail.lower() in ONNX_LAYOUTS:
+        return head, tail.lower()
+    return path, None
+
+
 @dataclass(frozen=True)
 class DetectSettings(_Settings):
     """Every knob of ``stcli detect`` that changes the results; recorded in the JSON.
@@ -309,8 +326,8 @@ class DetectSettings(_Settings):
             raise UsageError(f"--action-threshold {self.action_threshold}: must be in [0, 1]")
 
     def input_files(self) -> tuple[str, ...]:
-        detector = self.person_detector.removeprefix("onnx:")
-        return tuple(f for f in (self.proposals, None if detector == "hog" else detector) if f)
+        onnx = onnx_detector(self.person_detector)
+        return tuple(f for f in (self.proposals, onnx and onnx[0]) if f)
 
 
 @dataclass(frozen=True)

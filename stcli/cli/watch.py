@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -19,6 +20,7 @@ from ..settings import ModelSpec, WatchSettings
 from ._common import (
     STDOUT,
     STOP_SIGNALS,
+    Interrupted,
     QuietOption,
     catchable,
     choice_option,
@@ -88,12 +90,14 @@ def watch(
         renderer = None if render is None else LiveRenderer(render)
         shown = _Jsonl() if chosen == WatchFormat.JSONL else _LiveView()
 
-        def show(event: Any) -> None:
-            if renderer is not None and isinstance(event, WatchScore):
-                renderer.show([(entry.label, entry.score) for entry in event.topk])
-            shown(event)
-
         stop = _Stop()
+
+        def show(event: Any) -> None:
+            with stop.whole():  # a second signal meanwhile takes effect once it is shown
+                if renderer is not None and isinstance(event, WatchScore):
+                    renderer.show([(entry.label, entry.score) for entry in event.topk])
+                shown(event)
+
         events = watch_source(source, settings, recognizer, stop=stop.event,
                               on_frame=None if renderer is None else renderer.frame)
         try:
@@ -122,17 +126,40 @@ def watch(
 class _Stop:
     """Ctrl-C, SIGTERM or SIGHUP during a watch: the first one asks the watch to stop
     after its current step (every event written whole, open segments ended, the summary
-    last; exit 128 + the signal); a second one interrupts at once, as elsewhere."""
+    last; exit 128 + the signal); a second one interrupts at once, as elsewhere, except
+    that the event being shown, if any, is finished first (a line cut short, or one left
+    out while the segment it starts counts as started, would break the output)."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self.signum: int | None = None
+        self.showing = False
+        self.deferred: int | None = None
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, _frame: Any) -> None:
-        self.signum = signum
-        self.event.set()
+        if self.signum is None:
+            self.signum = signum
+            self.event.set()
+        elif self.showing:
+            self.deferred = signum
+        else:
+            self._interrupt(signum)
+
+    def _interrupt(self, signum: int) -> None:
         self._restore()  # the next signal acts as it does everywhere
+        raise Interrupted(signum)
+
+    @contextlib.contextmanager
+    def whole(self) -> Iterator[None]:
+        """Show one event; a second signal meanwhile interrupts once it is shown."""
+        self.showing = True
+        try:
+            yield
+        finally:
+            self.showing = False
+        if self.deferred is not None:
+            self._interrupt(self.deferred)
 
     def _restore(self) -> None:
         for sig, handler in self._previous.items():
@@ -158,10 +185,22 @@ def _record(event: Any) -> dict[str, Any]:
 
 
 class _Jsonl:
-    """One JSON object per event and line, flushed as it comes."""
+    """One JSON object per event and line, flushed as it comes, and whole: written to the
+    descriptor until all of it is out. (A signal cuts a write to a pipe short, and
+    Python's unbuffered stdout, ``PYTHONUNBUFFERED`` or ``python -u``, drops the rest.)"""
 
     def __call__(self, event: Any) -> None:
-        write_stdout(json.dumps(_record(event)) + "\n")
+        line = json.dumps(_record(event)) + "\n"
+        try:
+            fd = sys.stdout.fileno()
+        except (AttributeError, OSError, ValueError):  # not a file (captured): as it is
+            write_stdout(line)
+            return
+        with STDOUT.guard():
+            sys.stdout.flush()  # what went through sys.stdout first
+            data = memoryview(line.encode())
+            while data:
+                data = data[os.write(fd, data):]
 
     def close(self) -> None:
         """Nothing held."""

@@ -106,8 +106,11 @@ class OnlineSegments:
         for cid in sorted(above):
             run = self.runs[cid]
             if not run.started and t - run.start >= self.min_duration - _EPS:
+                # The event is made before the flag is set: a signal while it is being
+                # made must not leave a segment started whose start was never shown.
+                start = WatchStart(self.labels[cid], cid, run.start, t, wall_time(), run.mean)
                 run.started = True
-                yield WatchStart(self.labels[cid], cid, run.start, t, wall_time(), run.mean)
+                yield start
 
     def close(self, t: float) -> list[WatchEnd]:
         """End every open segment at ``t`` (the stream stopped)."""

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -16,10 +16,26 @@ import pytest
 from tests.reference import write_reference_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_VIDEOS = REPO.parent / "shared" / "videos"
+SHARED = REPO.parent / "shared"
+SHARED_VIDEOS = SHARED / "videos"
+# What the end-to-end fidelity tests read from ../shared (they skip without it locally).
+SHARED_NEEDS = ("videos/demo.mp4", "reference/golden_calibrated.json",
+                "reference/make_reference.py")
+
+
+def missing_shared(shared: Path = SHARED) -> list[str]:
+    """The files of ``SHARED_NEEDS`` absent under ``shared``."""
+    return [name for name in SHARED_NEEDS if not (shared / name).is_file()]
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # On CI a missing ../shared would quietly skip every end-to-end fidelity test and leave
+    # the run green: there it is an error, said once, before any test runs.
+    missing = missing_shared()
+    if os.environ.get("CI") == "true" and missing:
+        raise pytest.UsageError(
+            f"CI=true but {SHARED} lacks {', '.join(missing)}: the fidelity tests need "
+            "../shared beside the repository (unset CI to run without them, skipping)")
     # Two cores on CI: keep torch from oversubscribing when tests run model code.
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     # The suite's own cache: CLI runs export ONNX models (~120 MB each) into
@@ -116,7 +132,8 @@ def generated_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
 
 @pytest.fixture(scope="session")
 def shared_videos() -> Path:
-    """``../shared/videos`` beside the repository; tests using it skip when it is absent."""
+    """``../shared/videos`` beside the repository; tests using it skip when it is absent
+    (and the run fails at its start on CI: ``pytest_configure``)."""
     if not (SHARED_VIDEOS / "demo.mp4").is_file():
         pytest.skip("../shared/videos is not present")
     return SHARED_VIDEOS
@@ -137,13 +154,26 @@ def as_a_foreground_job() -> None:
 
 
 def run_stcli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
-              cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run ``stcli`` as a user does: a subprocess with its own stdout/stderr."""
+              cwd: Path | None = None, timeout: float = 600,
+              prefix: Sequence[str] = ()) -> subprocess.CompletedProcess:
+    """Run ``stcli`` as a user does: a subprocess with its own stdout/stderr (``prefix``:
+    a command that runs it, such as ``unprivileged()``)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [*stcli_command(), *args], capture_output=True, text=True, env=full_env, input=stdin,
-        cwd=cwd, timeout=timeout,
+        [*prefix, *stcli_command(), *args], capture_output=True, text=True, env=full_env,
+        input=stdin, cwd=cwd, timeout=timeout,
     )
+
+
+def unprivileged() -> list[str]:
+    """A command prefix that runs a program as an ordinary user: nothing when the tests
+    already run as one; as root (CI), ``nobody`` through setpriv, allowed to read (not
+    write) every file so that it can run the interpreter and read the test's inputs in
+    root's private folders. Cases about permissions then hold as they do for a user."""
+    if os.geteuid() != 0:
+        return []
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+            "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", "--"]
 
 
 def start_stcli(*args: str, env: dict[str, str] | None = None,

@@ -3,26 +3,35 @@ the work, write failures, closed pipes. Each test first reproduces what failed f
 (issue "Batch runs that never lose work or lie"); signals are in ``test_interrupt.py``.
 
 Runs are real: ``stcli`` subprocesses on videos ffmpeg makes, reference weights, and
-one ONNX export warmed per module. Where a full disk must be shown on every machine, the
-failure is injected in-process at the file writer (``ENOSPC``); a real small tmpfs is
-used as well where this machine lets the test mount one.
+ONNX exports warmed per module (k400; AVA for the detect cases). Where a full disk must be
+shown on every machine, the failure is injected in-process at the file writer
+(``ENOSPC``), or the ``stcli`` process runs under a file-size limit (``RLIMIT_FSIZE``),
+which stops its writes half way; a real small tmpfs is used as well where this machine
+lets the test mount one.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import REPO, run_stcli
+from stcli.heads import Head, save_head
+from stcli.version import __version__
+from tests.conftest import REPO, run_stcli, warm_onnx_cache
+from tests.test_persons import constant_model
 
 MARK = 12345.0  # a ``seconds`` no run takes: a report carrying it was reused, not recomputed
 
@@ -60,6 +69,17 @@ def without_timing(rec: dict) -> dict:
     return {k: v for k, v in rec.items() if k != "seconds"}
 
 
+def sha256_file(path: str | Path) -> str:
+    """sha256 of a file's bytes, computed here: what a report must name as its checkpoint."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def stamp(path: str | Path) -> dict[str, int]:
+    """A file's size and mtime, as the README says a fingerprint records them."""
+    stat = os.stat(path)
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
 # -- 1. resume by fingerprint ------------------------------------------------------------------
 def test_resume_reuses_only_reports_whose_fingerprint_matches(tmp_path, videos, ckpt, env):
     reports = tmp_path / "reports"
@@ -68,11 +88,12 @@ def test_resume_reuses_only_reports_whose_fingerprint_matches(tmp_path, videos, 
     first = stcli(*common, env=env)
     assert first.returncode == 0, first.stderr
     fingerprint = json.loads((reports / "a.json").read_text())["fingerprint"]
-    assert fingerprint["command"] == "classify" and fingerprint["preset"] == "k400"
-    assert fingerprint["settings"] == {"views": "1x1", "fast": False, "top_k": 5,
-                                       "start": None, "end": None}
-    assert fingerprint["input"]["size"] == os.path.getsize(videos[0])
-    assert len(fingerprint["checkpoint_sha256"]) == 64
+    assert fingerprint == {
+        "command": "classify", "stcli": __version__, "preset": "k400",
+        "checkpoint_sha256": sha256_file(ckpt), "head_sha256": None,
+        "engine": "onnxruntime fp32",
+        "settings": {"views": "1x1", "fast": False, "top_k": 5, "start": None, "end": None},
+        "files": {}, "input": stamp(videos[0])}
     mark_reports(reports)
     (reports / "b.json").write_text('{"video": "half-written')  # a crash mid-write
     os.utime(videos[2], ns=(1, 1))  # c.mp4 changed since its report (new mtime)
@@ -128,6 +149,231 @@ def test_features_resume_recomputes_a_video_whose_output_is_gone(tmp_path, video
     same = stcli("features", videos[0], "-c", "missing.pth", "--out", out, "--report-dir",
                  out, env=env)
     assert same.returncode == 2 and "--report-dir" in same.stderr
+
+
+# -- 1. resume: every ingredient of the fingerprint ---------------------------------------------
+# Each case runs the user's resume command (the same command with --skip-existing): to fill
+# the report folder; unchanged, when every report must be reused (the control); then after
+# each step that changes one ingredient, when every video must be computed again. Without
+# the control, a fingerprint that never matched would pass as well.
+@dataclass
+class Step:
+    """One ingredient changed: ``change`` alters what it must (a file) and returns the
+    next run's arguments; ``key`` is the one fingerprint entry that may change with it;
+    ``check`` takes the new fingerprint and the run's records and holds their values."""
+
+    key: str
+    change: Callable[[], list]
+    check: Callable[[dict, dict[str, dict]], None]
+
+
+@dataclass
+class Ingredient:
+    """A case: the environment and videos of its runs, the first run's arguments, and
+    the steps that each change one ingredient."""
+
+    env: dict[str, str]
+    videos: list[str]
+    args: list
+    steps: list[Step]
+
+
+@pytest.fixture(scope="module")
+def other_ckpt(tmp_path_factory: pytest.TempPathFactory, ckpt: Path) -> Path:
+    """The k400 reference checkpoint with one tensor changed: class 7's bias raised so far
+    that class 7 wins on every video, so a result shows which weights made it."""
+    import torch
+
+    checkpoint = torch.load(ckpt, weights_only=True)
+    checkpoint["state_dict"]["cls_head.fc_cls.bias"][7] += 10.0
+    path = tmp_path_factory.mktemp("other") / "k400_other.pth"
+    torch.save(checkpoint, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ava_env(env: dict[str, str], reference_checkpoint) -> dict[str, str]:
+    """``env`` holding the AVA reference checkpoint's export too: detect runs on
+    onnxruntime then, about three times faster than on torch."""
+    warm_onnx_cache("ava21", reference_checkpoint("ava"), env["XDG_CACHE_HOME"])
+    return env
+
+
+def model_case(request, tmp_path: Path, videos: list[str]) -> Ingredient:
+    ckpt, other = request.getfixturevalue("ckpt"), request.getfixturevalue("other_ckpt")
+    videos = videos[:2]  # torch runs cost the most: two videos are enough
+    args = ["classify", *videos, "--views", "1x1"]
+
+    def engine(name: str) -> Callable[[dict, dict], None]:
+        def check(fingerprint: dict, got: dict[str, dict]) -> None:
+            assert fingerprint["engine"] == name
+        return check
+
+    def other_weights(fingerprint: dict, got: dict[str, dict]) -> None:
+        assert fingerprint["checkpoint_sha256"] == sha256_file(other)
+        assert [r["topk"][0]["class_id"] for r in got.values()] == [7] * len(videos)
+
+    # From onnxruntime fp32 (the default here) to torch; there the other checkpoint (torch
+    # runs it at once, onnxruntime would first export it); then bf16 arithmetic.
+    return Ingredient(request.getfixturevalue("env"), videos, [*args, "-c", ckpt], [
+        Step("engine", lambda: [*args, "-c", ckpt, "--backend", "torch"], engine("torch fp32")),
+        Step("checkpoint_sha256", lambda: [*args, "-c", other, "--backend", "torch"],
+             other_weights),
+        Step("engine", lambda: [*args, "-c", other, "--backend", "torch", "--precision",
+                                "bf16"], engine("torch bf16"))])
+
+
+def head_case(request, tmp_path: Path, videos: list[str]) -> Ingredient:
+    ckpt = request.getfixturevalue("ckpt")
+    head = tmp_path / "mine.head"
+
+    def train(favourite: str) -> None:
+        # Zero weights: the head says ``favourite`` whatever the video, so a result shows
+        # which head made it. Saved where the last one was, as a head trained again is.
+        labels = ["x", "y", "z"]
+        bias = [5.0 if label == favourite else 0.0 for label in labels]
+        save_head(Head(np.zeros((3, 2048)), bias, labels,
+                       meta={"preset": "k400", "backbone_sha256": sha256_file(ckpt)}), head)
+
+    def change() -> list:
+        train("y")
+        return args
+
+    def check(fingerprint: dict, got: dict[str, dict]) -> None:
+        assert fingerprint["head_sha256"] is not None
+        assert [r["topk"][0]["label"] for r in got.values()] == ["y"] * len(videos)
+
+    train("x")
+    args = ["classify", *videos, "-c", ckpt, "--views", "1x1", "--head", head]
+    return Ingredient(request.getfixturevalue("env"), videos, args,
+                      [Step("head_sha256", change, check)])
+
+
+def label_map_case(request, tmp_path: Path, videos: list[str]) -> Ingredient:
+    label_map = tmp_path / "map.csv"
+    # Classes 39 and 143 score highest on these videos with the reference weights.
+    label_map.write_text("source_class,target_label\n39,shed\n143,golf\n")
+    args = ["localize", *videos, "-c", request.getfixturevalue("ckpt"), "--label-map",
+            label_map]
+
+    def change() -> list:
+        label_map.write_text("source_class,target_label\n39,building\n143,golf\n")
+        return args
+
+    def check(fingerprint: dict, got: dict[str, dict]) -> None:
+        assert fingerprint["files"] == {str(label_map): stamp(label_map)}
+        for rec in got.values():
+            assert {s["label"] for s in rec["segments"]} == {"building", "golf"}
+
+    return Ingredient(request.getfixturevalue("env"), videos, args,
+                      [Step("files", change, check)])
+
+
+def proposals_case(request, tmp_path: Path, videos: list[str]) -> Ingredient:
+    proposals, videos = tmp_path / "boxes.csv", landscape(videos)
+
+    def write(box: str) -> None:
+        proposals.write_text("".join(f"{Path(v).stem},1,{box},0.9\n" for v in videos))
+
+    def change() -> list:
+        write("0.3,0.2,0.7,0.9")
+        return args
+
+    def check(fingerprint: dict, got: dict[str, dict]) -> None:
+        assert fingerprint["files"] == {str(proposals): stamp(proposals)}
+        for rec in got.values():
+            (person,) = rec["keyframes"][0]["persons"]
+            assert person["box"] == pytest.approx([0.3, 0.2, 0.7, 0.9])
+
+    write("0.1,0.2,0.5,0.9")
+    args = ["detect", *videos, "-c", request.getfixturevalue("reference_checkpoint")("ava"),
+            "--timestamps", "1", "--proposals", proposals]
+    return Ingredient(request.getfixturevalue("ava_env"), videos, args,
+                      [Step("files", change, check)])
+
+
+def landscape(videos: list[str]) -> list[str]:
+    """The two 320x240 videos (detect runs cost more than classify runs)."""
+    return [videos[0], videos[2]]
+
+
+# An ONNX person detector (one box, model input 64x64) and the box it gives on a 320x240
+# frame: letterboxed to 64x48 (ratio 0.2) below 8 rows of padding.
+DETECTOR_BOXES = {(16, 24, 48, 56): [0.25, 1 / 3, 0.75, 1.0],
+                  (0, 8, 32, 40): [0.0, 0.0, 0.5, 2 / 3]}
+
+
+def detector_case(request, tmp_path: Path, videos: list[str]) -> Ingredient:
+    model, ava = tmp_path / "persons.onnx", request.getfixturevalue("reference_checkpoint")("ava")
+    first, second, videos = *DETECTOR_BOXES, landscape(videos)
+
+    def args(layout: str = "") -> list:
+        return ["detect", *videos, "-c", ava, "--timestamps", "1", "--detector",
+                f"onnx:{model}{layout}"]
+
+    def model_finding(box: tuple[int, ...], layout: str = "") -> Callable[[], list]:
+        def change() -> list:
+            constant_model(model, np.array([[[*box, 0.9, 0.0]]], np.float32))
+            return args(layout)
+        return change
+
+    def finds(box: tuple[int, ...]) -> Callable[[dict, dict], None]:
+        def check(fingerprint: dict, got: dict[str, dict]) -> None:
+            assert fingerprint["files"] == {str(model): stamp(model)}
+            for rec in got.values():
+                (person,) = rec["keyframes"][0]["persons"]
+                assert person["box"] == pytest.approx(DETECTOR_BOXES[box])
+        return check
+
+    def forced(fingerprint: dict, got: dict[str, dict]) -> None:
+        assert fingerprint["settings"]["person_detector"] == f"onnx:{model}#xyxy"
+
+    # The model file changes; then its layout is forced (a setting), and the file changes
+    # again: the file that onnx:PATH#LAYOUT names is PATH.
+    return Ingredient(request.getfixturevalue("ava_env"), videos, model_finding(first)(), [
+        Step("files", model_finding(second), finds(second)),
+        Step("settings", lambda: args("#xyxy"), forced),
+        Step("files", model_finding(first, "#xyxy"), finds(first))])
+
+
+INGREDIENTS = {"backend-checkpoint-precision": model_case, "head": head_case,
+               "label-map": label_map_case, "proposals": proposals_case,
+               "detector": detector_case}
+
+
+@pytest.mark.parametrize("ingredient", list(INGREDIENTS))
+def test_resume_recomputes_every_video_when_an_ingredient_changes(ingredient, request,
+                                                                  tmp_path, videos):
+    case = INGREDIENTS[ingredient](request, tmp_path, videos)
+    videos, reports, count = case.videos, tmp_path / "reports", len(case.videos)
+
+    def resume(args: list) -> tuple[dict[str, dict], str]:
+        done = stcli(*args, "--report-dir", reports, "--skip-existing", "-f", "jsonl",
+                     env=case.env)
+        assert done.returncode == 0, done.stderr
+        return jsonl(done.stdout), done.stderr
+
+    def fingerprints() -> dict[str, dict]:
+        return {video: json.loads((reports / f"{Path(video).stem}.json").read_text())
+                ["fingerprint"] for video in videos}
+
+    resume(case.args)
+    mark_reports(reports)
+    got, stderr = resume(case.args)
+    assert [r["seconds"] for r in got.values()] == [MARK] * count
+    assert f"; {count} reused from {reports}, 0 computed" in stderr
+    for step in case.steps:
+        before = fingerprints()
+        mark_reports(reports)
+        got, stderr = resume(step.change())
+        assert list(got) == videos and all(r["seconds"] != MARK for r in got.values()), step
+        assert (f"; 0 reused from {reports}, {count} computed ({count} of them had a stale "
+                "or unusable report)") in stderr, step
+        after = fingerprints()
+        for video in videos:  # the run changed this one ingredient, nothing else
+            assert {k for k in after[video] if after[video][k] != before[video][k]} == \
+                {step.key}, (step, before[video], after[video])
+        step.check(after[videos[0]], got)
 
 
 # -- 3. outputs checked before any work ----------------------------------------------------------
@@ -218,6 +464,43 @@ def test_an_out_that_cannot_be_written_is_saved_to_a_recovery_file(tmp_path, vid
     assert f"saved to {recovered[0]}" in result.stderr
     records = [json.loads(line) for line in recovered[0].read_text().splitlines()]
     assert [r["video"] for r in records] == videos and all(r["status"] == "ok" for r in records)
+
+
+def file_size_limit(size: int) -> list[str]:
+    """A command prefix that runs a program allowed to write files of at most ``size``
+    bytes (RLIMIT_FSIZE; Python ignores SIGXFSZ, so a longer write fails with EFBIG half
+    way), as a disk filling up or a quota would, on any machine and without root."""
+    code = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, "
+            f"({size}, {size})); os.execvp(sys.argv[1], sys.argv[1:])")
+    return [sys.executable, "-c", code]
+
+
+def test_a_write_cut_short_leaves_the_earlier_files_whole(tmp_path, videos, ckpt, env):
+    """Reports and --out go to a temporary file renamed into place: a run whose writes stop
+    half way leaves the earlier run's files as they were, and nothing else behind."""
+    out, reports = tmp_path / "all.json", tmp_path / "reports"
+    args = ["classify", *videos, "-c", ckpt, "--views", "1x1", "--out", out, "--report-dir",
+            reports]
+    assert stcli(*args, env=env).returncode == 0
+    earlier = {path: path.read_bytes() for path in (out, *reports.iterdir())}
+    # Where a recovery file would go after the --out folder and the report folder.
+    cwd, tmp = tmp_path / "cwd", tmp_path / "tmp"
+    cwd.mkdir()
+    tmp.mkdir()
+    # 256 bytes: less than any report (~1.3 KB) or --out of three videos.
+    done = run_stcli(*map(str, args), "--top-k", "1", env={**env, "TMPDIR": str(tmp)}, cwd=cwd,
+                     prefix=file_size_limit(256))
+    assert done.returncode == 3, done.stderr
+    assert f"--out: cannot write {out} (File too large)" in done.stderr
+    assert f"{videos[0]}: --report-dir: cannot write {reports / 'a.json'} (File too large)" \
+        in done.stderr
+    assert "the results could not be saved anywhere" in done.stderr
+    assert {path: path.read_bytes() for path in (out, *reports.iterdir())} == earlier
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["all.json", "cwd", "in", "reports",
+                                                           "tmp"]
+    # No half-written recovery file (all.recovered-*.json) nor temporary of one; the folders
+    # may hold others' files (a native library leaves a session file in $TMPDIR).
+    assert [p for p in (*cwd.iterdir(), *tmp.iterdir()) if "all" in p.name] == []
 
 
 @pytest.fixture

@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,7 @@ from stcli import weights
 from stcli.engines import OnnxEngine
 from stcli.onnx_export import cache_path, ensure_exported, input_shape
 from stcli.presets import load_preset
-from tests.conftest import UNREACHABLE, finish_all, run_stcli, start_stcli
+from tests.conftest import UNREACHABLE, finish_all, run_stcli, start_stcli, unprivileged
 
 pytest.importorskip("onnxruntime")
 K400 = load_preset("k400")
@@ -61,50 +64,67 @@ def test_processes_starting_at_once_export_once(
 
 
 # -- an unwritable cache ------------------------------------------------------------------
-def unwritable_cache(tmp_path: Path, how: str) -> tuple[Path, Path]:
-    """``(XDG_CACHE_HOME, the export folder that cannot be made)``. ``file``: the cache's
-    parent is a regular file (mkdir fails even for root); ``chmod``: a read-only cache."""
-    xdg = tmp_path / "xdg"
-    if how == "file":
-        xdg.write_text("not a folder\n")
-    else:
-        if os.geteuid() == 0:
-            pytest.skip("root writes into read-only folders: the 'file' case covers root")
-        (xdg / "stcli").mkdir(parents=True)
-        (xdg / "stcli").chmod(0o555)
-    return xdg, xdg / "stcli" / "onnx"
+@dataclass
+class Unwritable:
+    """A run whose ONNX export folder cannot be made: its XDG_CACHE_HOME, that folder, the
+    prefix stcli runs under, and the video and checkpoint it reads."""
+
+    xdg: Path
+    folder: Path
+    prefix: list[str]
+    video: Path
+    checkpoint: Path
+
+    def run(self, backend: str):
+        args = classify_args(self.video, self.checkpoint, backend)
+        return run_stcli(*args, env=cli_env(self.xdg), prefix=self.prefix)
 
 
-@pytest.mark.parametrize("how", ["file", "chmod"])
-def test_unwritable_cache_falls_back_to_torch_with_one_warning(
-    tmp_path: Path, how: str, reference_checkpoint, generated_videos,
-) -> None:
-    xdg, folder = unwritable_cache(tmp_path, how)
-    args = classify_args(generated_videos["landscape"], reference_checkpoint("k400"), "auto")
-    result = run_stcli(*args, env=cli_env(xdg))
+@pytest.fixture(params=["file", "chmod"])
+def unwritable(request, tmp_path: Path, reference_checkpoint, generated_videos):
+    """``file``: the cache's parent is a regular file (mkdir fails even for root);
+    ``chmod``: a read-only cache. Root writes into that anyway, so there stcli runs as an
+    ordinary user (``unprivileged``), on copies of its inputs in a folder that user may
+    read (root's pytest folders are private)."""
+    video, checkpoint = generated_videos["landscape"], reference_checkpoint("k400")
+    if request.param == "file":
+        (tmp_path / "xdg").write_text("not a folder\n")
+        yield Unwritable(tmp_path / "xdg", tmp_path / "xdg" / "stcli" / "onnx", [], video,
+                         checkpoint)
+        return
+    prefix = unprivileged()
+    base = Path(tempfile.mkdtemp(prefix="stcli-user-")) if prefix else tmp_path
+    try:
+        base.chmod(0o755)
+        (base / "xdg" / "stcli").mkdir(parents=True)
+        (base / "xdg" / "stcli").chmod(0o555)
+        yield Unwritable(base / "xdg", base / "xdg" / "stcli" / "onnx", prefix,
+                         Path(shutil.copy(video, base)), Path(shutil.copy(checkpoint, base)))
+    finally:
+        if prefix:
+            shutil.rmtree(base)
+
+
+def test_unwritable_cache_falls_back_to_torch_with_one_warning(unwritable) -> None:
+    result = unwritable.run("auto")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["status"] == "ok"
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("stcli: warning: cannot write the ONNX export cache ")
-    assert str(folder) in lines[0]
+    assert str(unwritable.folder) in lines[0]
     assert "XDG_CACHE_HOME" in lines[0] and "torch backend instead" in lines[0]
-    assert not folder.exists()
+    assert not unwritable.folder.exists()
 
 
-@pytest.mark.parametrize("how", ["file", "chmod"])
-def test_unwritable_cache_with_onnxruntime_asked_is_one_clear_error(
-    tmp_path: Path, how: str, reference_checkpoint, generated_videos,
-) -> None:
-    xdg, folder = unwritable_cache(tmp_path, how)
-    args = classify_args(generated_videos["landscape"], reference_checkpoint("k400"),
-                         "onnxruntime")
-    result = run_stcli(*args, env=cli_env(xdg))
+def test_unwritable_cache_with_onnxruntime_asked_is_one_clear_error(unwritable) -> None:
+    result = unwritable.run("onnxruntime")
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"stcli: error: cannot write the ONNX export cache {folder} (")
+    assert lines[0].startswith(
+        f"stcli: error: cannot write the ONNX export cache {unwritable.folder} (")
     assert "XDG_CACHE_HOME" in lines[0]
     assert "internal error" not in lines[0] and "Traceback" not in result.stderr
 

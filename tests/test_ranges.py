@@ -27,8 +27,9 @@ from stcli.tasks.classify import load_recognizer
 from stcli.tasks.detect import load_detector
 from stcli.tasks.features import load_extractor
 from stcli.tasks.localize import load_localizer
-from stcli.video import DecordVideo, FfmpegVideo, VideoInfo
+from stcli.video import DecordVideo, FfmpegVideo, VideoInfo, open_video
 from tests.conftest import make_video, run_stcli
+from tests.http_server import serving
 
 START, END = 1.2, 4.4  # frames 30..109 of a 25 fps video
 FIRST = 30
@@ -84,29 +85,39 @@ def test_seeking_returns_the_frames_of_a_full_decode(tmp_path: Path) -> None:
         subprocess.run(["ffmpeg", "-v", "error", "-i", str(mp4), "-c", "copy", str(out)],
                        check=True)
     reference = DecordVideo(str(mp4)).read(range(90))
-    for path, seeks in ((mp4, True), (mkv, True), (ts, False)):
-        video = FfmpegVideo(str(path))
-        assert (video._seek_time(45) is not None) == seeks, path  # MPEG-TS would overshoot
-        for wanted in ([1, 2, 3], [17, 21, 25, 29, 33], [44, 45], [89]):
-            np.testing.assert_array_equal(video.read(wanted), reference[wanted])
+    with serving(tmp_path) as base:  # a URL: the same pipe, reading by HTTP byte ranges
+        url = base + mp4.name
+        for path, seeks in ((mp4, True), (mkv, True), (ts, False), (url, True)):
+            video = open_video(path, sequential=True)
+            assert isinstance(video, FfmpegVideo)
+            # Decoding starts at the first wanted frame (MPEG-TS would overshoot: not there).
+            assert (video._seek_time(45) is not None) == seeks, path
+            for wanted in ([1, 2, 3], [17, 21, 25, 29, 33], [44, 45], [89]):
+                np.testing.assert_array_equal(video.read(wanted), reference[wanted], str(path))
 
 
 def test_ranges_equal_the_cut_file(cut: dict[str, Path], reference_checkpoint) -> None:
     checkpoint = reference_checkpoint("k400")
     short = make_video(cut["folder"] / "short.mp4", frames=20, size=(64, 48))
-    # The command as a user runs it: a range, and a video that ends before it.
-    done = run_stcli("classify", str(cut["full"]), str(short), "--start", str(START),
-                     "--end", "0:04.4", "--views", "1x1", "-c", str(checkpoint),
-                     "--backend", "torch", "-f", "json", "-q")
+    # The command as a user runs it: a range of a file and of the same file by URL, and a
+    # video that ends before it.
+    with serving(cut["folder"]) as base:
+        url = base + cut["full"].name
+        done = run_stcli("classify", str(cut["full"]), url, str(short), "--start", str(START),
+                         "--end", "0:04.4", "--views", "1x1", "-c", str(checkpoint),
+                         "--backend", "torch", "-f", "json", "-q")
     assert done.returncode == 1, done.stderr
-    ranged, failed = json.loads(done.stdout)
+    ranged, by_url, failed = json.loads(done.stdout)
     assert failed["error"] == ("starts at 1.2 s, after the video's last frame (0.760 s of "
                                "0.800): give an earlier --start")
     spec = {"checkpoint": checkpoint, "device": "cpu", "backend": "torch", "progress": False}
     (whole,) = load_recognizer(**spec).classify(cut["part"], ClassifySettings(views="1x1"))
-    assert ranged["frames"] == whole.frames == 80
-    np.testing.assert_allclose([t["score"] for t in ranged["topk"]],
-                               [t.score for t in whole.topk], rtol=0, atol=1e-6)
+    for record in (ranged, by_url):
+        assert record["frames"] == whole.frames == 80
+        assert [t["class_id"] for t in record["topk"]] == [t.class_id for t in whole.topk]
+        np.testing.assert_allclose([t["score"] for t in record["topk"]],
+                                   [t.score for t in whole.topk], rtol=0, atol=1e-6)
+    assert (ranged["decoder"], by_url["decoder"]) == ("decord", "ffmpeg")
 
     localizer = load_localizer(**spec)
     settings = LocalizeSettings(min_score=0.0, stride_s=0.64)

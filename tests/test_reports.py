@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -256,6 +258,29 @@ def test_write_atomic_failure_keeps_old_file_and_no_partial(tmp_path: Path) -> N
     # A lone surrogate cannot be encoded: the write fails half way through the text.
     with pytest.raises(UnicodeEncodeError):
         fileio.write_atomic(target, "x" * 100_000 + "\ud800" + "tail")
+    assert target.read_text() == "previous\n"
+    assert os.listdir(tmp_path) == ["preds.json"]
+
+
+def test_write_atomic_cut_short_keeps_old_file_and_no_partial(tmp_path: Path) -> None:
+    """A write that stops half way, as on a full disk, leaves the previous file whole (the
+    failures above come before any byte is written, so in-place writing would pass them)."""
+    resource = pytest.importorskip("resource")
+    target = tmp_path / "preds.json"
+    target.write_text("previous\n")
+    # The file-size limit makes the 5th KiB fail with EFBIG (SIGXFSZ ignored, as Python
+    # does at start: the process must not die of it), for this write only.
+    signal_before = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+    try:
+        with pytest.raises(OSError) as info:
+            fileio.write_atomic(target, "x" * 100_000)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, signal_before)
+    # The error names the file asked for, not the hidden temporary.
+    assert (info.value.errno, info.value.filename) == (errno.EFBIG, str(target))
     assert target.read_text() == "previous\n"
     assert os.listdir(tmp_path) == ["preds.json"]
 

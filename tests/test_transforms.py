@@ -178,6 +178,22 @@ def test_resize_frames_fractional_weights_width_only() -> None:
     assert out[0, :, 0].tolist() == [[11.0, 153.0], [244.0, 102.0], [5.0, 77.0]]
 
 
+def test_resize_frames_rounds_like_opencv_on_uint8() -> None:
+    # 1x4 -> 1x3: scale 4/3, source x = (d + 0.5) * 4/3 - 0.5 = 1/6, 1.5, 17/6. OpenCV's
+    # uint8 INTER_LINEAR (mmcv's, the reference's) weighs with 11-bit fixed point (1/6 ->
+    # 341/2048, 5/6 -> 1707/2048) and rounds halves up; the official input holds its values.
+    c0 = np.array([[49, 65, 137, 26]], dtype=np.uint8)
+    c1 = np.array([[0, 96, 1, 0]], dtype=np.uint8)
+    frame = np.stack([c0, c1, 255 - c0], axis=-1)[None]
+    out = resize_frames(frame, (3, 1))
+    # d = 2: 137/6 + 26 * 5/6 = 44.5 exactly, but (137 * 341 + 26 * 1707) / 2048 = 44.48 -> 44
+    # (a float resize gives 44.50001 -> 45); and 255 - that: 210.52 -> 211 (float: 210).
+    assert out[0, 0, 0].tolist() == [52.0, 101.0, 44.0]
+    # d = 1: (96 + 1) / 2 = 48.5 -> 49, half up (rounding half to even would give 48).
+    assert out[0, 1, 0].tolist() == [16.0, 49.0, 0.0]
+    assert out[0, 2, 0].tolist() == [203.0, 154.0, 211.0]
+
+
 def test_resize_frames_has_no_antialiasing() -> None:
     # 1x8 -> 1x2: source x = (d + 0.5) * 4 - 0.5 = 1.5, 5.5; pixels 0, 3, 4 and 7 are ignored
     # (an antialiased resize would average all eight).

@@ -4,12 +4,18 @@ user runs it; files are read the same way."""
 
 from __future__ import annotations
 
+import array
+import contextlib
+import fcntl
 import json
 import os
 import signal
 import socket
 import subprocess
+import termios
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +72,83 @@ def scores(found: list[dict]) -> list[dict]:
     return [e for e in found if e["type"] == "score"]
 
 
+def whole_lines(out: bytes) -> list[dict]:
+    """The events of what stcli wrote, asserting that it is whole JSON lines."""
+    text = out.decode()
+    assert text.endswith("\n"), text[-200:]
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            found.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            pytest.fail(f"line {number} is not one whole JSON object ({exc}): {line[:120]}")
+    return found
+
+
+def seconds_of(wall_time: str) -> float:
+    """An event's ``wall_time`` (ISO 8601, UTC) as ``time.time()`` seconds."""
+    return datetime.fromisoformat(wall_time.replace("Z", "+00:00")).timestamp()
+
+
+# Holding stcli mid-step: the test shrinks the pipe stcli writes its events into to one
+# page and does not read it, so that stcli waits in the middle of writing a step's events
+# (the step cannot finish before the test reads) while its stream reader goes on.
+PAGE = 4096
+
+
+def narrow_stdout(proc: subprocess.Popen) -> int:
+    """Shrink ``proc``'s stdout pipe to one page (before it writes): its descriptor."""
+    fd = proc.stdout.fileno()  # type: ignore[union-attr]
+    fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PAGE)
+    return fd
+
+
+def waiting_bytes(fd: int) -> int:
+    """Bytes written into the pipe that the test has not read yet."""
+    count = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, count)
+    return count[0]
+
+
+def blocked_writing(proc: subprocess.Popen) -> bool:
+    """``proc``'s main thread is asleep in a write to a full pipe (its stdout)."""
+    return "pipe_write" in Path(f"/proc/{proc.pid}/wchan").read_text()
+
+
+def wait_until(condition: Callable[[], bool], proc: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert proc.poll() is None, f"stcli ended (exit {proc.returncode}) before {what}"
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.02)
+
+
+def read_waiting(fd: int) -> bytes:
+    """What the pipe holds now (without waiting for more)."""
+    waiting = waiting_bytes(fd)
+    return os.read(fd, waiting) if waiting else b""
+
+
+def read_to_end(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def children(pid: int) -> list[str]:
+    """The command names of ``pid``'s child processes (zombies included: not yet waited
+    for)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError):
+            text = stat.read_text()
+            name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
+            if int(rest.split()[1]) == pid:
+                found.append(name)
+    return found
+
+
 def watch_args(setup, source: str, *more: str) -> list[str]:
     return ["watch", source, "--checkpoint", str(setup[0]), "-f", "jsonl", *more]
 
@@ -73,6 +156,7 @@ def watch_args(setup, source: str, *more: str) -> list[str]:
 def test_a_stream_is_scored_on_its_own_time(setup) -> None:
     port = free_port()
     server = serve(port)
+    started = time.time()
     try:
         done = run_stcli(*watch_args(setup, f"tcp://127.0.0.1:{port}", "-k", "2"),
                          env=setup[1], timeout=120)
@@ -87,12 +171,67 @@ def test_a_stream_is_scored_on_its_own_time(setup) -> None:
     # inside the stream, beginning once a whole clip (61 frames, 2.44 s) is in.
     assert all(b > a for a, b in zip(times, times[1:], strict=False))
     assert all(abs(t * 2 - round(t * 2)) < 1e-6 and 2.44 <= t <= SECONDS for t in times)
-    assert all(len(e["topk"]) == 2 and e["latency_ms"] >= 0 for e in scores(found))
+    assert all(len(e["topk"]) == 2 for e in scores(found))
+    # latency_ms runs from the moment the clip's last frame came off the pipe to the result
+    # (wall_time). That frame, the first at or after the step's stream time t, is served at
+    # the stream's own pace from when stcli connected: it cannot have come off the pipe
+    # before t seconds after stcli started (ffmpeg's -re may read a frame or two early: 0.1 s;
+    # wall_time is truncated to the millisecond).
+    for e in scores(found):
+        came = seconds_of(e["wall_time"]) - e["latency_ms"] / 1000
+        assert came >= started + e["stream_time"] - 0.1 - 0.001, (e, started)
     summary = found[-1]
     assert summary["type"] == "summary" and summary["ended"] == "end of stream"
     assert summary["frames_read"] == FPS * SECONDS
     assert summary["clips_scored"] == len(times)
-    assert summary["latency_p50_ms"] <= summary["latency_p95_ms"]
+    # The summary's percentiles are those of the latencies reported (to their rounding).
+    latencies = [e["latency_ms"] for e in scores(found)]
+    assert summary["latency_p50_ms"] == pytest.approx(np.percentile(latencies, 50), abs=1e-3)
+    assert summary["latency_p95_ms"] == pytest.approx(np.percentile(latencies, 95), abs=1e-3)
+    # Every step from the first whole clip to the end of the stream (2.5, 3.0, 3.5) was
+    # scored or skipped; the newest, when the stream ended, is always scored.
+    assert times[-1] == 3.5
+    assert summary["clips_scored"] + summary["steps_skipped"] == 3
+
+
+def test_steps_the_scorer_could_not_take_are_skipped_and_counted(setup) -> None:
+    """A stream served faster than its events are taken: the first step's event (400
+    labels, ~30 KB) fills the one-page pipe the test does not read, and the scorer waits
+    there while the stream goes on. Each step due meanwhile replaces the one before
+    (skipped, counted); when the test reads, the newest is scored."""
+    port = free_port()
+    server = serve(port)
+    proc = start_stcli(*watch_args(setup, f"tcp://127.0.0.1:{port}", "--every", "0.25",
+                                   "-k", "400"), env=setup[1])
+    try:
+        fd = narrow_stdout(proc)
+        server.wait(timeout=120)  # the whole stream was sent...
+        # ... and read: stcli waits for its ffmpeg once that has delivered every frame.
+        wait_until(lambda: "ffmpeg" not in children(proc.pid), proc,
+                   "stcli read the stream to its end")
+        out = read_to_end(fd)
+        err = proc.stderr.read()  # type: ignore[union-attr]
+        proc.wait(timeout=60)
+    finally:
+        for p in (proc, server):
+            p.kill()
+            p.wait()
+    assert proc.returncode == 0, err
+    found = whole_lines(out)
+    # Steps every 0.25 s of stream time from the first whole clip (frame 60, 2.4 s) to the
+    # last frame (3.96 s).
+    steps = [2.5, 2.75, 3.0, 3.25, 3.5, 3.75]
+    times = [e["stream_time"] for e in scores(found)]
+    # The step being shown when the pipe filled (the first the scorer took), then the
+    # newest at the end of the stream; every other step was replaced, and counted.
+    assert len(times) <= 2 and set(times) <= set(steps) and times[-1] == 3.75, times
+    summary = found[-1]
+    assert summary["ended"] == "end of stream" and summary["frames_read"] == FPS * SECONDS
+    assert summary["clips_scored"] == len(times)
+    assert summary["steps_skipped"] == len(steps) - len(times)
+    # The two clips overlap (61-frame spans ending at frames 63 or 69, and 94): no frame
+    # between them went unscored.
+    assert summary["frames_dropped"] == 0
 
 
 def test_reconnect_goes_on_after_the_server_restarts(setup) -> None:
@@ -266,6 +405,81 @@ def test_ctrl_c_closes_segments_and_sums_up(setup, tmp_path) -> None:
     assert found[-1]["type"] == "summary" and found[-1]["ended"] == "interrupted"
     assert proc.returncode == 130
     assert "interrupted (SIGINT)" in err
+
+
+# Held mid-event: with 400 labels a step's score event is ~30 KB, and the one-page pipe
+# holds stcli in the middle of writing it when the test signals. With a threshold of 0
+# every class then opens a segment (400 start events). Both ways Python sets up stcli's
+# stdout: buffered (the default) and unbuffered (PYTHONUNBUFFERED or python -u, common in
+# containers), whose text layer drops what a write cut short by a signal left unwritten.
+STDOUT_MODES = pytest.mark.parametrize("unbuffered", ["", "1"], ids=["buffered", "unbuffered"])
+
+
+def start_held(setup, video: Path, unbuffered: str) -> tuple[subprocess.Popen, int]:
+    """``stcli watch video -k 400 --threshold 0``, waiting to write its first event."""
+    proc = start_stcli(*watch_args(setup, str(video), "--threshold", "0", "-k", "400"),
+                       env={**setup[1], "PYTHONUNBUFFERED": unbuffered})
+    fd = narrow_stdout(proc)
+    wait_until(lambda: blocked_writing(proc), proc, "stcli waits to write the first event")
+    return proc, fd
+
+
+@STDOUT_MODES
+def test_sigterm_finishes_the_step_closes_segments_and_sums_up(setup, generated_videos,
+                                                              unbuffered) -> None:
+    proc, fd = start_held(setup, generated_videos["landscape"], unbuffered)
+    try:
+        proc.send_signal(signal.SIGTERM)
+        out = read_to_end(fd)
+        err = proc.stderr.read()  # type: ignore[union-attr]
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "interrupted (SIGTERM)" in err
+    found = whole_lines(out)
+    # The step finished (its score, whole, then all 400 starts), every segment was ended at
+    # the last step's time, then the summary.
+    assert [e["type"] for e in found] == ["score"] + ["start"] * 400 + ["end"] * 400 + [
+        "summary"]
+    assert found[0]["stream_time"] == 2.5 and len(found[0]["topk"]) == 400
+    starts, ends = found[1:401], found[401:801]
+    assert sorted(e["class_id"] for e in starts) == list(range(400))
+    assert sorted(e["class_id"] for e in ends) == list(range(400))
+    assert all(e["start_s"] == 2.5 and e["end_s"] == 2.5 for e in ends)
+    summary = found[-1]
+    assert summary["ended"] == "interrupted"
+    # A file read as fast as scoring allows waits for the scorer: nothing skipped.
+    assert summary["clips_scored"] == 1 and summary["steps_skipped"] == 0
+
+
+@STDOUT_MODES
+def test_a_second_ctrl_c_interrupts_at_once(setup, generated_videos, unbuffered) -> None:
+    proc, fd = start_held(setup, generated_videos["landscape"], unbuffered)
+    try:
+        proc.send_signal(signal.SIGINT)  # stop after this step
+        # Room for a page more: stcli writes on into the same event and waits again (in a
+        # later write, after it handled the first Ctrl-C: Python runs signal handlers
+        # between writes).
+        out = read_waiting(fd)
+        wait_until(lambda: waiting_bytes(fd) > 0 and blocked_writing(proc), proc,
+                   "stcli wrote on after the first Ctrl-C")
+        proc.send_signal(signal.SIGINT)  # stop now
+        out += read_to_end(fd)
+        err = proc.stderr.read()  # type: ignore[union-attr]
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert "interrupted (SIGINT)" in err
+    found = whole_lines(out)
+    # The event being written was finished (whole); the step stopped there: none of its
+    # 400 segments opened. Then the summary.
+    assert [e["type"] for e in found] == ["score", "summary"]
+    assert len(found[0]["topk"]) == 400
+    assert found[-1]["ended"] == "interrupted" and found[-1]["clips_scored"] == 1
 
 
 def test_online_segments_follow_threshold_and_min_duration() -> None:

@@ -258,10 +258,10 @@ _stcli_localize() {
         --ray-address'[With --executor ray: the cluster to use (HOST:PORT, or auto for the one '"'"'ray start'"'"' began on this machine)]:ray-address: ' \
         --workers'[With --executor ray: worker processes, each loading the model once]:workers: ' \
         --threads-per-worker'[With --executor ray: CPUs (network threads) per worker]:threads-per-worker: ' \
+        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         --scores-out'[Save each video'"'"'s window scores into DIR (to re-threshold without running the model again)]:scores-out:_files -/' \
         --scores-format'[csv or npz, for --scores-out]:scores-format:(csv npz)' \
         --plot'[Write a PNG timeline per video into DIR (needs matplotlib: pip install '"'"'stcli\[plot\]'"'"')]:plot:_files -/' \
-        '(--quiet -q)'{--quiet,-q}'[No progress bar or summary (warnings and errors still show)]' \
         '(--help -h)'{--help,-h}'[Show this message and exit]' \
         '*:paths:_files'
 }

@@ -77,7 +77,10 @@ def plot_timeline(path: str | Path, result: Any, top: int = _TOP_CLASSES) -> Pat
     curves.set_ylim(0, 1.02)
     curves.legend(loc="upper right", fontsize="small")
     curves.set_title(f"{Path(result.video).name}: {len(result.segments)} segments")
-    labels = sorted({s.label for s in result.segments}, key=lambda lab: lab not in colours)
+    # Rows: the curves' classes in their order, then the others by their first segment in
+    # the list (a set's order would change with the process's string hash seed).
+    labels = sorted(dict.fromkeys(s.label for s in result.segments),
+                    key=lambda lab: lab not in colours)
     for row, label in enumerate(labels):
         for s in (s for s in result.segments if s.label == label):
             bars.broken_barh([(s.start_s, s.end_s - s.start_s)], (row - 0.4, 0.8),

@@ -30,13 +30,13 @@ sys.path.insert(0, str(REPO))  # tests.reference writes the reference checkpoint
 CHILD = r"""
 import sys, time, json
 t = {"start": time.time()}
-from stcli.cli._common import batch_inputs
+from stcli.batch import BatchOptions, plan_batch
 from stcli.settings import ClassifySettings, ModelSpec
 from stcli.tasks.classify import Recognizer
 from stcli.pipeline import decode_views
 t["imports"] = time.time()
 video, checkpoint = sys.argv[1], sys.argv[2]
-videos = batch_inputs([video], "json", None).videos
+videos = plan_batch([video], BatchOptions()).videos
 settings = ClassifySettings()
 spec = ModelSpec(checkpoint=checkpoint)
 t["settings"] = time.time()

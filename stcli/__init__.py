@@ -18,7 +18,8 @@
 Every command of the CLI is one call here, with the same defaults: a loader taking the
 model options (``ModelSpec`` fields: preset, checkpoint, head, device, backend, precision,
 batch_size), then the task's method taking its settings object. Modules that need torch or
-the decoders load on first use, so ``import stcli`` is cheap.
+the decoders load on first use, so ``import stcli`` is cheap. ``run_batch`` runs a
+whole batch as the CLI does (shards, resume, reports, ``--out`` and its recovery).
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ _LAZY = {
     "evaluate_classification": "stcli.evaluate.classification",
     "ClassificationReport": "stcli.evaluate.classification",
     "watch": "stcli.tasks.watch",
+    "run_batch": "stcli.batch", "BatchOptions": "stcli.batch", "BatchSummary": "stcli.batch",
+    "BatchCommand": "stcli.batch", "LocalizeOutputs": "stcli.batch",
+    "DetectOutputs": "stcli.batch", "FeatureOutputs": "stcli.batch",
 }
 
 __all__ = [
@@ -116,9 +120,20 @@ __all__ = [
     "evaluate_classification", "evaluate_localization", "export_model", "fit_head",
     "load_detector", "load_extractor", "load_head", "load_head_trainer", "load_localizer",
     "load_preset", "load_recognizer", "read_clips", "run_bench", "save_head",
+    "run_batch", "BatchOptions", "BatchSummary", "BatchCommand", "LocalizeOutputs",
+    "DetectOutputs", "FeatureOutputs",
 ]
 
 if TYPE_CHECKING:
+    from .batch import (
+        BatchCommand,
+        BatchOptions,
+        BatchSummary,
+        DetectOutputs,
+        FeatureOutputs,
+        LocalizeOutputs,
+        run_batch,
+    )
     from .deploy.bench import BenchReport, run_bench
     from .deploy.export import ExportResult, export_model
     from .deploy.quantize import QuantReport

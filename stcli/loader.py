@@ -172,6 +172,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function; a large negative logit gives 0 without a warning."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
 def check_head(head: Head, preset: Preset, weights: Path | None, sha256: str | None,
                source: str | Path = "head") -> None:
     """Refuse a head made for other weights (its features would not mean what it was

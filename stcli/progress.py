@@ -4,7 +4,8 @@ A terminal gets tqdm bars, redrawn in place with ``\\r``. A file, a pipe or a CI
 no ``\\r`` at all: a redrawn bar there is an unreadable smear. Instead it gets plain lines
 through the ``stcli`` logger, ``stcli: localize x.mp4: 120/480 windows (25%), 12.0/s, ETA
 30 s``, at most one every ``STCLI_PROGRESS_S`` seconds (default 5) per bar, so that a log
-shows a long run is alive without filling up. Used by the CLI's bars and by downloads.
+shows a long run is alive without filling up. Used by batch runs (the batch's bar, and
+each video's: ``VideoProgress``) and by downloads.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import math
 import os
 import sys
 import time
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 INTERVAL_ENV = "STCLI_PROGRESS_S"
 DEFAULT_INTERVAL_S = 5.0
 log = logging.getLogger("stcli.progress")
+T = TypeVar("T")
 
 
 def interval_s() -> float:
@@ -107,3 +110,49 @@ class PlainProgress:
             if self.n < self.total:
                 text += f", ETA {_duration((self.total - self.n) / rate)}"
         log.info("%s", text)
+
+
+# A video finished sooner than this shows no bar of its own on a terminal: short videos in
+# a batch would only flicker.
+VIDEO_BAR_DELAY_S = 1.0
+
+
+class VideoProgress:
+    """The tasks' ``on_progress(video, done, total)`` hook shown on stderr: one bar (or
+    plain lines) per video, ``DESC VIDEO: done/total UNITs``; nothing when ``quiet``.
+
+    Wrap the task's results in :meth:`follow`, which closes a video's bar when its
+    result arrives, also when the video failed halfway.
+    """
+
+    def __init__(self, quiet: bool, desc: str, unit: str) -> None:
+        self.quiet, self.desc, self.unit = quiet, desc, unit
+        self.video: str | None = None
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, video: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if video != self.video or self.bar is None:
+            self.close()
+            self.video, self.done = video, 0
+            self.bar = progress_bar(total, total < 2, f"{self.desc} {video}", self.unit,
+                                    leave=False, delay=VIDEO_BAR_DELAY_S)
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        """End the current video's bar, if any."""
+        if self.bar is not None:
+            self.bar.close()
+        self.bar, self.video = None, None
+
+    def follow(self, results: Iterable[T]) -> Iterator[T]:
+        """``results`` as they come, each video's bar closed before its result goes on."""
+        try:
+            for result in results:
+                self.close()
+                yield result
+        finally:
+            self.close()

@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,36 +154,6 @@ class Part:
         write_atomic(path, json.dumps(doc, indent=1) + "\n")
 
 
-@dataclass
-class Batch:
-    """What a batch command processes and where its results go (``cli._common.batch_inputs``)."""
-
-    videos: list[str]  # this process's videos: all of them, or its shard's
-    inputs: list[str]  # every video of the run, in order (of all shards)
-    out: Path | None  # --out, or the shard's part of it
-    part: Part | None = None  # with --shard
-    sidecar: Path | None = None  # where the part's merge data goes (with --shard)
-    command: str = ""
-    run: dict[str, Any] | None = None  # the run's fingerprint, once the model is loaded
-
-    @property
-    def stems(self) -> dict[str, str]:
-        """Per-video file stems, distinct over the whole run: shards sharing a folder
-        (reports, scores, features) name each video as a single run would."""
-        return reports.unique_stems(self.inputs)
-
-
-def layout_for(command: str, settings: dict[str, Any]) -> reports.Layout:
-    """The ``reports.Layout`` a command's run wrote with, from its recorded settings."""
-    if command == "detect":
-        return reports.detect_layout(settings["action_threshold"])
-    layouts = {"classify": reports.CLASSIFY, "localize": reports.LOCALIZE,
-               "features": reports.FEATURES}
-    if command not in layouts:
-        raise UsageError(f"merge: parts of '{command}' cannot be merged")
-    return layouts[command]
-
-
 @dataclass(frozen=True)
 class Merged:
     """The parts of one run put back together, ready to render."""
@@ -222,9 +192,11 @@ def _read(path: Path) -> dict[str, Any]:
     return doc
 
 
-def merge_parts(paths: Sequence[Path]) -> Merged:
+def merge_parts(paths: Sequence[Path],
+                layout_of: Callable[[str, Mapping[str, Any]], reports.Layout]) -> Merged:
     """Check that the parts are the shards 0..N-1 of one run, each once and complete, and
-    return their records in input order. ``UsageError`` naming the part otherwise."""
+    return their records in input order, to render with ``layout_of(command, settings)``
+    (``stcli.batch.layout_of``). ``UsageError`` naming the part otherwise."""
     # A list, not a dict: a part given twice must be seen twice.
     docs = [(path, _read(path)) for path in _sidecars(paths)]
     first_path, first = docs[0]
@@ -257,7 +229,7 @@ def merge_parts(paths: Sequence[Path]) -> Merged:
         raise UsageError(f"merge: {Shard(entry['shard'], count).name} is unfinished: "
                          f"{len(unfinished)} videos have no result (first: {entry['video']}); "
                          "run that shard again (with --report-dir --skip-existing it resumes)")
-    layout = layout_for(first["command"], first["fingerprint"]["settings"])
+    layout = layout_of(first["command"], first["fingerprint"]["settings"])
     return Merged(layout, [records[entry["video"]] for entry in first["inputs"]],
                   first["meta"], count)
 

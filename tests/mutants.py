@@ -112,7 +112,7 @@ MUTATIONS: tuple[Mutation, ...] = (
              "    Path(path).write_bytes(data)\n",
              ("tests/test_reports.py::test_write_atomic_cut_short_keeps_old_file_and_no_partial",)),
     Mutation("recovery-file", "an --out that cannot be written is saved to a recovery file",
-             "stcli/cli/_common.py", "            write_atomic(folder / name, text)\n",
+             "stcli/batch/writes.py", "            write_atomic(folder / name, text)\n",
              "            raise OSError(28, 'mutant: no recovery file')\n",
              ("tests/test_batch_runs.py::"
               "test_an_out_that_cannot_be_written_is_saved_to_a_recovery_file",)),

@@ -449,7 +449,7 @@ def test_a_report_that_cannot_be_written_is_that_videos_error(tmp_path, videos, 
 
 def test_an_out_that_cannot_be_written_is_saved_to_a_recovery_file(tmp_path, videos, ckpt,
                                                                    env, monkeypatch):
-    import stcli.cli._common as common
+    import stcli.batch.writes as common
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -552,7 +552,7 @@ def test_a_closed_pipe_ends_quietly_and_out_is_still_written(tmp_path, videos, c
 
 # -- 5. render targets -------------------------------------------------------------------------
 def test_render_targets_of_many_inputs_never_collide(tmp_path):
-    from stcli.cli.detect import render_targets
+    from stcli.batch.commands import render_targets
 
     names = [tmp_path / "a" / "x.mp4", tmp_path / "b" / "x.mp4", tmp_path / "x.mov",
              tmp_path / "y.mp4"]

@@ -26,8 +26,17 @@ LAYERS = {
     7: {"tasks"},
     8: {"deploy", "executors"},
     9: {"evaluate", "reports", "render", "resume", "shards"},
-    10: {"cli", "completions", "__main__", ""},  # "": the package itself, the library facade
+    10: {"batch"},
+    11: {"cli", "completions", "__main__", ""},  # "": the package itself, the library facade
 }
+
+
+# What cli/ may import from the library: the entry points (tasks, batch runs, evaluation,
+# export and bench, weights) and the writers of outputs (reports, render), besides the
+# data definitions of layer 0. Decoding, engines, the loader, live sources, persons,
+# shards and resume are reached through those, never from the CLI directly.
+CLI_MAY_IMPORT = LAYERS[0] | {"tasks", "batch", "evaluate", "deploy", "weights", "reports",
+                              "render", "cli", ""}
 
 
 def module_name(path: Path) -> str:
@@ -119,6 +128,13 @@ def test_imports_go_down_the_layers() -> None:
     upward = [f"{a} (layer {layer(a)}) imports {b} (layer {layer(b)})"
               for a, targets in import_graph().items() for b in targets if layer(b) > layer(a)]
     assert upward == []
+
+
+def test_the_cli_imports_only_the_library_entry_points() -> None:
+    below = sorted(f"{a} imports {b}" for a, targets in import_graph().items()
+                   if a.startswith("stcli.cli") for b in targets
+                   if (b.split(".")[1] if "." in b else "") not in CLI_MAY_IMPORT)
+    assert below == []
 
 
 def test_the_checks_see_cycles_and_imports_inside_functions(tmp_path: Path) -> None:

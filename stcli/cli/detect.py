@@ -2,76 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from .. import reports
-from ..errors import StcliError, UsageError
-from ..fileio import file_identity
-from ..settings import DetectSettings, ExecutorSettings, ModelSpec
-from ._checks import conflict, given, writable_folder
-from ._common import (
-    FormatOption,
-    OutOption,
-    PathsArgument,
-    QuietOption,
-    ReportDirOption,
-    ShardOption,
-    ShardsOption,
-    SkipExistingOption,
-    Styled,
-    batch_inputs,
-    domain_errors,
-    model_options,
-    print_table,
-    progress,
-    resume_plan,
-    run_batch,
-    write_failed,
-)
-from ._executors import (
-    EXECUTOR_DEFAULTS,
-    ExecutorOption,
-    RayAddressOption,
-    ThreadsPerWorkerOption,
-    WorkersOption,
-)
-from ._progress import VideoProgress
-from ._range import EndOption, StartOption
+from ..batch import DETECT, DetectOutputs
+from ..settings import DetectSettings, ModelSpec
+from ._batch import BatchArgs, batch_command, run_command
+from ._checks import conflict, given
+from ._common import PathsArgument, Styled, domain_errors, print_table
 
 ALL_SCORES_THRESHOLD = 0.002  # what AVA evaluation files keep: every score that can matter
 DEFAULTS = DetectSettings()
 
 
-def render_targets(render: Path | None, videos: list[str]) -> dict[str, Path]:
-    """Where ``--render`` writes each video: the file itself for one video, else
-    ``DIR/<stem>.mp4`` (the folder made now). A target that is one of the inputs (the
-    same file, by inode) is refused before any work: drawing would overwrite a source."""
-    if render is None:
-        return {}
-    one_file = render.suffix.lower() in (".mp4", ".m4v", ".mov")
-    if one_file:
-        if len(videos) > 1:
-            raise UsageError(f"--render {render}: {len(videos)} videos need a folder, not a "
-                             "file name")
-        targets = {videos[0]: render}
-    else:
-        targets = {video: render / f"{stem}.mp4"
-                   for video, stem in reports.unique_stems(videos).items()}
-    inputs = {file_identity(video) for video in videos} - {None}
-    for target in targets.values():
-        if file_identity(target) in inputs:
-            raise UsageError(f"--render {target}: is one of the input videos; drawing would "
-                             "overwrite it: give another file or folder")
-    writable_folder("--render", render.parent if one_file else render)
-    return targets
-
-
-@model_options("detection", head=False)
+@batch_command(DETECT)
 def detect(
     ctx: typer.Context,
     paths: PathsArgument,
@@ -107,78 +53,23 @@ def detect(
     ] = None,
     top: Annotated[int, typer.Option(
         "--top", min=1, help="Actions per person in the table and --render.")] = 3,
-    fmt: FormatOption = None,
-    out: OutOption = None,
-    report_dir: ReportDirOption = None,
-    skip_existing: SkipExistingOption = False,
-    shard: ShardOption = None,
-    shards: ShardsOption = None,
-    start: StartOption = None,
-    end: EndOption = None,
-    executor: ExecutorOption = EXECUTOR_DEFAULTS.executor.value,
-    ray_address: RayAddressOption = EXECUTOR_DEFAULTS.ray_address,
-    workers: WorkersOption = EXECUTOR_DEFAULTS.workers,
-    threads_per_worker: ThreadsPerWorkerOption = EXECUTOR_DEFAULTS.threads_per_worker,
-    quiet: QuietOption = False,
+    batch: BatchArgs = BatchArgs(),
 ) -> None:
     """Find persons at keyframes and score 80 AVA actions for each (AVA CSV with --out .csv)."""
-    with domain_errors(quiet):
-        # numpy, OpenCV, torch: not at import, keeps --help fast
-        from ..executors import run_videos_with
-        from ..persons import person_source
-        from ..tasks.detect import Detector
-
+    with domain_errors(batch.quiet):
         # Each of these would silently override the other.
         conflict("--all-scores", "--action-threshold",
                  both=all_scores and given(ctx, "action_threshold"))
         conflict("--proposals", "--person-detector",
                  both=proposals is not None and given(ctx, "person_detector"))
-        if all_scores:
-            action_threshold = ALL_SCORES_THRESHOLD
-        settings = DetectSettings(**DetectSettings.pick(locals()))
-        runner = ExecutorSettings(**ExecutorSettings.pick(locals()))
-        batch = batch_inputs(paths, fmt, out, report_dir=report_dir,
-                             skip_existing=skip_existing, shard=shard, shards=shards)
-        targets = render_targets(render, batch.inputs)
-        source = person_source(settings)  # a bad proposals file fails before model loading
-        detector = Detector.load(model, progress=not quiet)
-        writer, plan = resume_plan("detect", detector, settings, batch, report_dir,
-                                   skip_existing)
-
-        shown = VideoProgress(quiet, "detect", "keyframe")
-
-        def results() -> Iterator[Any]:
-            for result in shown.follow(run_videos_with(runner, detector, model, settings,
-                                                       plan.todo, source=source,
-                                                       on_progress=shown)):
-                if result.status == "ok" and result.video in targets:
-                    result = _render(result, targets[result.video], settings, top, quiet)
-                yield result
-
-        meta = {"preset": detector.preset.name, "checkpoint": str(detector.weights),
-                **settings.to_dict()}
-        run_batch(reports.detect_layout(settings.action_threshold), results(), batch,
-                  fmt=fmt, quiet=quiet, desc="detect",
-                  table=lambda records: _table(records, top), writer=writer, plan=plan,
-                  meta=meta)
-
-
-def _render(result: Any, target: Path, settings: DetectSettings, top: int,
-            quiet: bool) -> Any:
-    """Draw one video; a failed drawing marks the video failed but keeps its detections."""
-    from ..render import render_detections  # numpy, OpenCV: not at import
-
-    bar = progress(result.frames, quiet, "render", unit="frame", leave=False)
-    try:
-        render_detections(result.video, result, target, threshold=settings.action_threshold,
-                          top=top, progress=bar.update)
-    except StcliError as exc:
-        return dataclasses.replace(result, status="error", error=f"--render failed: {exc}")
-    except OSError as exc:
-        return write_failed(result, "--render", exc)
-    finally:
-        bar.close()
-    return result
+        settings = DetectSettings(
+            proposals=proposals, person_detector=person_detector,
+            person_threshold=person_threshold, keyframe_interval=keyframe_interval,
+            timestamps=timestamps, time_offset=time_offset,
+            action_threshold=ALL_SCORES_THRESHOLD if all_scores else action_threshold,
+            **batch.time_range)
+        run_command(DETECT, paths, model, settings, batch, DetectOutputs(render, top),
+                    table=lambda records: _table(records, top))
 
 
 def _table(records: list[dict[str, Any]], top: int) -> None:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..batch import writable_folder
 from ..choices import AvaProtocol, ReportFormat
 from ..errors import UsageError
-from ._checks import writable_folder
 from ._common import (
     FORMAT_RULE,
     Styled,

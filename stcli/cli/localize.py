@@ -2,48 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from .. import reports
+from ..batch import LOCALIZE, LocalizeOutputs
 from ..choices import NmsMode, ScoresFormat
-from ..settings import DEFAULT_OVERLAP, ExecutorSettings, LocalizeSettings, ModelSpec
-from ._common import (
-    FormatOption,
-    OutOption,
-    PathsArgument,
-    QuietOption,
-    ReportDirOption,
-    ShardOption,
-    ShardsOption,
-    SkipExistingOption,
-    Styled,
-    batch_inputs,
-    choice_option,
-    domain_errors,
-    model_options,
-    print_table,
-    resume_plan,
-    run_batch,
-    write_failed,
-)
-from ._executors import (
-    EXECUTOR_DEFAULTS,
-    ExecutorOption,
-    RayAddressOption,
-    ThreadsPerWorkerOption,
-    WorkersOption,
-)
-from ._progress import VideoProgress
-from ._range import EndOption, StartOption
+from ..settings import DEFAULT_OVERLAP, LocalizeSettings, ModelSpec
+from ._batch import BatchArgs, batch_command, run_command
+from ._common import PathsArgument, Styled, choice_option, domain_errors, print_table
 
 DEFAULTS = LocalizeSettings()
 
 
-@model_options("recognition")
+@batch_command(LOCALIZE)
 def localize(
     paths: PathsArgument,
     model: ModelSpec,
@@ -78,18 +51,7 @@ def localize(
     sigma: Annotated[float, typer.Option("--sigma", help="Soft-NMS sigma.")] = DEFAULTS.sigma,
     max_segments: Annotated[int, typer.Option(
         "--max-segments", min=1, help="Segments kept per video.")] = DEFAULTS.max_segments,
-    fmt: FormatOption = None,
-    out: OutOption = None,
-    report_dir: ReportDirOption = None,
-    skip_existing: SkipExistingOption = False,
-    shard: ShardOption = None,
-    shards: ShardsOption = None,
-    start: StartOption = None,
-    end: EndOption = None,
-    executor: ExecutorOption = EXECUTOR_DEFAULTS.executor.value,
-    ray_address: RayAddressOption = EXECUTOR_DEFAULTS.ray_address,
-    workers: WorkersOption = EXECUTOR_DEFAULTS.workers,
-    threads_per_worker: ThreadsPerWorkerOption = EXECUTOR_DEFAULTS.threads_per_worker,
+    batch: BatchArgs = BatchArgs(),
     scores_out: Annotated[Path | None, typer.Option(
         "--scores-out", help="Save each video's window scores into DIR (to re-threshold "
         "without running the model again).", file_okay=False)] = None,
@@ -99,50 +61,15 @@ def localize(
     plot: Annotated[Path | None, typer.Option(
         "--plot", help="Write a PNG timeline per video into DIR (needs matplotlib: "
         "pip install 'stcli[plot]').", file_okay=False)] = None,
-    quiet: QuietOption = False,
 ) -> None:
     """Find action segments (label, start, end, score) in long videos with sliding windows."""
-    with domain_errors(quiet):
-        from .. import render  # numpy (and matplotlib on use): not at import
-        from ..executors import run_videos_with
-        from ..tasks.localize import Localizer, check_columns  # torch: not at import
-
-        settings = LocalizeSettings(**LocalizeSettings.pick(locals()))
-        runner = ExecutorSettings(**ExecutorSettings.pick(locals()))
-        check_columns(model, settings)  # a typo in --classes fails before the model loads
-        scores_format = ScoresFormat.parse(scores_format)
-        if plot is not None:
-            render.require_matplotlib()
-        batch = batch_inputs(paths, fmt, out, report_dir=report_dir,
-                             skip_existing=skip_existing, shard=shard, shards=shards,
-                             folders={"--scores-out": scores_out, "--plot": plot})
-        localizer = Localizer.load(model, progress=not quiet)
-        writer, plan = resume_plan("localize", localizer, settings, batch, report_dir,
-                                   skip_existing)
-        stems = batch.stems
-        shown = VideoProgress(quiet, "localize", "window")
-
-        def results() -> Iterator[Any]:
-            for result in shown.follow(run_videos_with(runner, localizer, model, settings,
-                                                       plan.todo, on_progress=shown)):
-                ws = getattr(result, "window_scores", None)
-                try:
-                    if ws is not None and scores_out is not None:
-                        reports.write_window_scores(scores_out, stems[result.video], ws,
-                                                    scores_format)
-                except OSError as exc:
-                    result = write_failed(result, "--scores-out", exc)
-                try:
-                    if ws is not None and plot is not None:
-                        render.plot_timeline(plot / f"{stems[result.video]}.png", result)
-                except OSError as exc:
-                    result = write_failed(result, "--plot", exc)
-                yield result
-
-        meta = {"preset": localizer.preset.name, "checkpoint": str(localizer.weights),
-                **settings.to_dict()}
-        run_batch(reports.LOCALIZE, results(), batch, fmt=fmt, quiet=quiet, desc="localize",
-                  table=_table, writer=writer, plan=plan, meta=meta)
+    with domain_errors(batch.quiet):
+        settings = LocalizeSettings(
+            windows=windows, overlap=overlap, stride_s=stride_s, classes=classes,
+            label_map=label_map, min_score=min_score, smooth=smooth, nms=nms,
+            nms_iou=nms_iou, sigma=sigma, max_segments=max_segments, **batch.time_range)
+        outputs = LocalizeOutputs(scores_out, scores_format, plot)
+        run_command(LOCALIZE, paths, model, settings, batch, outputs, table=_table)
 
 
 def _table(records: list[dict[str, Any]]) -> None:

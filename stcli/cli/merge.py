@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from .. import reports
+from ..batch import merge as merge_parts
+from ..batch import writable_folder
 from ..errors import OutputError
 from ..fileio import write_atomic
-from ..shards import merge_parts
-from ._checks import writable_folder
 from ._common import QuietOption, domain_errors, log
 
 

@@ -63,8 +63,7 @@ def train_head(
     """Train a head on labelled clips; use it with classify/localize --head."""
     with domain_errors(quiet):
         # torch: not at import, keeps --help fast
-        from ..heads import check_head_target, save_head
-        from ..tasks.train_head import HeadTrainer, read_clips
+        from ..tasks.train_head import HeadTrainer, check_head_target, read_clips, save_head
 
         # Everything that can be checked is, before the model loads and features are made.
         stdout_format(fmt, choices=SummaryFormat)

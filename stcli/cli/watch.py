@@ -76,17 +76,16 @@ def watch(
 ) -> None:
     """Watch a live source: score the newest clip every few seconds of stream time."""
     with domain_errors(quiet):
-        from ..live import check_source
-        from ..loader import LoadedModel
         from ..render import LiveRenderer
         from ..results import WatchScore
-        from ..tasks.watch import watch as watch_source  # numpy, onnxruntime: not for --help
+        from ..tasks.watch import check_source, load_watcher  # numpy, onnxruntime: not for
+        from ..tasks.watch import watch as watch_source  # --help
 
         settings = WatchSettings(**WatchSettings.pick(locals()))
         chosen = WatchFormat.parse(fmt if fmt is not None else
                                    "table" if sys.stdout.isatty() else "jsonl")
         check_source(source)  # a missing file or unknown scheme fails before the model loads
-        recognizer = LoadedModel.load(model, progress=not quiet)
+        recognizer = load_watcher(model, progress=not quiet)
         renderer = None if render is None else LiveRenderer(render)
         shown = _Jsonl() if chosen == WatchFormat.JSONL else _LiveView()
 

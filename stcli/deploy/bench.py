@@ -43,14 +43,13 @@ from ..engines import (
     resolve_device,
 )
 from ..errors import UsageError
-from ..loader import softmax
+from ..loader import sigmoid, softmax
 from ..onnx_export import cache_path, ensure_exported, input_shape
 from ..onnx_meta import is_onnx
 from ..openvino_engine import OpenVinoEngine
 from ..pipeline import prepare_views
 from ..presets import Preset, Protocol, load_preset
 from ..tasks.classify import Recognizer
-from ..tasks.detect import sigmoid
 from ..torch_engine import TorchEngine
 from ..weights import checkpoint_sha256, resolve_weights
 from .quantize import quantize_static_int8

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import VideoError
-from ..loader import LoadedModel
+from ..loader import LoadedModel, sigmoid
 from ..persons import PersonBoxes, PersonSource, person_source
 from ..pipeline import (
     Paths,
@@ -204,9 +204,3 @@ def load_detector(preset: str | None = None, checkpoint: str | Path | None = Non
     ``spec`` holds the other :class:`~stcli.settings.ModelSpec` fields."""
     return Detector.load(ModelSpec(preset, checkpoint, **spec), download=download,
                          progress=progress)
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """The logistic function; a large negative logit gives 0 without a warning."""
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-x))

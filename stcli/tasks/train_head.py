@@ -25,6 +25,10 @@ import numpy as np
 from ..errors import StcliError, UsageError, VideoError, reading
 from ..fileio import write_atomic_bytes
 from ..heads import Head, TrainingReport, fit_head
+
+# Re-exported: the CLI's train-head command checks and saves heads through its task.
+from ..heads import check_head_target as check_head_target
+from ..heads import save_head as save_head
 from ..loader import LoadedModel
 from ..pipeline import prepare_views
 from ..settings import ModelSpec, TrainHeadSettings

@@ -26,6 +26,9 @@ import numpy as np
 
 from ..errors import StreamError
 from ..live import Clip, ClipFeed, LiveSource
+
+# Re-exported: the CLI checks a source before the model loads, through this task.
+from ..live import check_source as check_source
 from ..loader import LoadedModel
 from ..pipeline import centre_crop
 from ..presets import Preset
@@ -36,7 +39,7 @@ from ..results import (
     WatchStart,
     WatchSummary,
 )
-from ..settings import WatchSettings
+from ..settings import ModelSpec, WatchSettings
 
 log = logging.getLogger(__name__)
 LATENCY_WINDOW = 10_000  # latencies kept for the summary's percentiles (flat memory)
@@ -208,4 +211,9 @@ def watch(source: str, settings: WatchSettings | None, model: LoadedModel, *,
         latency_p95_ms=scorer.percentile(95), wall_time=wall_time())
     if failure is not None:
         raise failure
+
+
+def load_watcher(spec: ModelSpec, progress: bool = True) -> LoadedModel:
+    """The recognition model ``watch`` scores with."""
+    return LoadedModel.load(spec, progress=progress)
 

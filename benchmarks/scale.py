@@ -90,7 +90,7 @@ def startup_cost(checkpoint: Path, views: str | None, workers: int, threads: int
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from stcli.onnx_export import ensure_exported
+    from stcli.engines.onnx_export import ensure_exported
     from stcli.presets import load_preset
     from stcli.weights import checkpoint_sha256
     from tests.reference import write_reference_checkpoint

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from stcli.deploy.bench import synthetic_video
-    from stcli.onnx_export import ensure_exported
+    from stcli.engines.onnx_export import ensure_exported
     from stcli.presets import load_preset
     from stcli.weights import checkpoint_sha256
     from tests.reference import write_reference_checkpoint

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from .choices import Backend, Precision
-from .engines import (
+from .engines.backends import (
     Array,
     Engine,
     ExportedEngine,
@@ -30,10 +30,10 @@ from .engines import (
     resolve_backend,
     resolve_device,
 )
+from .engines.onnx_export import ensure_exported
+from .engines.onnx_meta import is_onnx
 from .errors import CacheError, UsageError
 from .heads import Head, load_head
-from .onnx_export import ensure_exported
-from .onnx_meta import is_onnx
 from .presets import DEFAULT_PRESETS, Preset, load_preset
 from .results import ClassScore
 from .settings import ModelSpec
@@ -45,7 +45,7 @@ _COMMANDS = {"recognition": "classify", "detection": "detect"}
 
 
 class LoadedModel:
-    """A network ready to run (an :class:`~stcli.engines.Engine`) with its preset, labels
+    """A network ready to run (an :class:`~stcli.engines.backends.Engine`) with its preset, labels
     and optional custom head."""
 
     task: ClassVar[str] = "recognition"  # the preset task this model serves
@@ -55,7 +55,7 @@ class LoadedModel:
         weights: Path | None = None, batch_size: int = 8,
     ) -> None:
         if not isinstance(engine, Engine):  # a torch module: only then is torch needed
-            from .torch_engine import TorchEngine
+            from .engines.torch_engine import TorchEngine
 
             engine = TorchEngine(engine, device)
         self.engine = engine
@@ -249,7 +249,7 @@ def _exported_engine(backend: Backend, path: Path, precision: str | Precision,
                      export_for: Callable[..., Path] | None = None) -> ExportedEngine:
     """The engine ``backend`` (onnxruntime or OpenVINO) running the model file ``path``."""
     if backend == Backend.OPENVINO:
-        from .openvino_engine import OpenVinoEngine  # the optional extra, only when asked
+        from .engines.openvino_engine import OpenVinoEngine  # the optional extra, only when asked
 
         return OpenVinoEngine(path, precision, export_for=export_for)
     return OnnxEngine(path, export_for=export_for)
@@ -259,8 +259,8 @@ def _torch_engine(preset: Preset, weights: Path, device: str,
                   precision: str | Precision) -> Engine:
     """The eager torch engine of ``weights`` (what ``--backend torch`` runs)."""
     # torch, only for the backend that runs it
-    from .build import load_network
-    from .torch_engine import TorchEngine
+    from .engines.torch_engine import TorchEngine
+    from .network.build import load_network
 
     precision = Precision.parse(precision)
     if precision != Precision.FP32 and device == "cpu":

@@ -32,8 +32,9 @@ import numpy as np
 from .errors import VideoError
 from .presets import Preset, Protocol
 from .results import Result, VideoFailure
-from .sampling import release_points, test_clip_indices
-from .transforms import (
+from .video.frames import VideoInfo, open_video
+from .video.sampling import release_points, test_clip_indices
+from .video.transforms import (
     Box,
     crop_boxes,
     normalize,
@@ -42,7 +43,6 @@ from .transforms import (
     stack_views,
     view_plan,
 )
-from .video import VideoInfo, open_video
 
 T = TypeVar("T")
 Paths = str | Path | Iterable[str | Path]  # one video or many, as every task takes them

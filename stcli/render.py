@@ -24,7 +24,8 @@ import numpy as np
 from .errors import VideoError, extra_missing
 from .fileio import atomic_path, write_atomic_bytes
 from .results import Detection, Keyframe, PersonActions
-from .video import VideoInfo, open_video, passthrough
+from .video.decoding import passthrough
+from .video.frames import VideoInfo, open_video
 
 _TOP_CLASSES = 5
 

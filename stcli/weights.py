@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .errors import CheckpointError, WeightsError, unwritable_cache
 from .fileio import atomic_path, file_lock, write_atomic
-from .hashes import file_sha256, remember, sha256_of
+from .network.hashes import file_sha256, remember, sha256_of
 from .presets import Preset
 from .progress import progress_bar
 
@@ -196,8 +196,8 @@ def _fetch(url: str, dest: Path, progress: bool) -> None:
 def _check(preset: Preset, source: Path) -> None:
     """Raise :class:`CheckpointError` unless ``source`` loads strictly into the preset."""
     # Imported here: they import torch, which 'stcli weights list/path' must not pay for.
-    from .build import build_network
-    from .checkpoints import check_state_dict, read_checkpoint
+    from .network.build import build_network
+    from .network.checkpoints import check_state_dict, read_checkpoint
 
     check_state_dict(read_checkpoint(source), build_network(preset), preset.name, source)
 

@@ -46,7 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def warm_onnx_cache(preset: str, checkpoint: Path, cache_home: str | Path | None = None) -> None:
     """Export ``checkpoint`` into the ONNX cache under ``cache_home`` (default: the suite's)
     as the first ``--backend auto`` run would, so that run prints nothing about it."""
-    from stcli.onnx_export import ensure_exported
+    from stcli.engines.onnx_export import ensure_exported
     from stcli.presets import load_preset
     from stcli.weights import sha256_of
 

@@ -10,19 +10,19 @@ import numpy as np
 import pytest
 import torch
 
-from stcli import engines as backends
-from stcli.build import load_network as load_model
-from stcli.engines import resolve_backend
+from stcli.engines import backends
+from stcli.engines.backends import resolve_backend
+from stcli.engines.onnx_export import cache_path, input_shape
+from stcli.engines.torch_engine import DTYPES, TorchEngine
 from stcli.errors import UsageError
 from stcli.heads import Head
 from stcli.loader import softmax
-from stcli.onnx_export import cache_path, input_shape
+from stcli.network.build import load_network as load_model
 from stcli.presets import load_preset
 from stcli.tasks.classify import load_recognizer
 from stcli.tasks.detect import DetectSettings, load_detector
 from stcli.tasks.features import FeatureSettings, load_extractor
 from stcli.tasks.localize import LocalizeSettings, load_localizer
-from stcli.torch_engine import DTYPES, TorchEngine
 from stcli.weights import sha256_of
 from tests.conftest import run_stcli
 from tests.reference import reference_input
@@ -185,7 +185,7 @@ def test_cli_default_backend_is_onnxruntime_and_agrees_with_torch(reference_chec
 
 
 def test_onnx_checkpoint_for_another_preset_or_with_torch_is_refused(tmp_path) -> None:
-    from stcli.onnx_export import export_onnx
+    from stcli.engines.onnx_export import export_onnx
 
     preset = load_preset("hmdb51")
     model = load_model(preset, _hmdb(tmp_path), CPU)

@@ -26,7 +26,7 @@ from stcli.cli._batch import BatchArgs, batch_command, run_command
 from stcli.errors import StcliError
 from stcli.presets import load_preset
 from stcli.settings import ModelSpec, _Settings
-from stcli.video import open_video
+from stcli.video.frames import open_video
 from tests.conftest import REPO
 
 

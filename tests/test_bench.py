@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from stcli.deploy.bench import EAGER, BenchReport, run_bench
-from stcli.engines import cpu_has_bf16, openvino_installed
+from stcli.engines.backends import cpu_has_bf16, openvino_installed
 from stcli.errors import UsageError
 from tests.conftest import make_video, run_stcli
 

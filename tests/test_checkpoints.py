@@ -10,9 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from stcli.checkpoints import check_state_dict, load_into, normalize_state_dict, read_checkpoint
 from stcli.errors import CheckpointError
-from stcli.model import RecognitionModel
+from stcli.network.checkpoints import (
+    check_state_dict,
+    load_into,
+    normalize_state_dict,
+    read_checkpoint,
+)
+from stcli.network.model import RecognitionModel
 from tests.reference import reference_state_dict
 
 

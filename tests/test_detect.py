@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 import torch
 
-from stcli.sampling import keyframe_indices, keyframe_times, release_points
 from stcli.settings import DetectSettings, parse_timestamps
 from stcli.tasks.detect import load_detector
-from stcli.transforms import normalize, resize_frames
-from stcli.video import VideoInfo, open_video
+from stcli.video.frames import VideoInfo, open_video
+from stcli.video.sampling import keyframe_indices, keyframe_times, release_points
+from stcli.video.transforms import normalize, resize_frames
 from tests.conftest import make_video, run_stcli, warm_onnx_cache
 
 AVA = ["video_id", "timestamp", "x1", "y1", "x2", "y2", "action_id", "score"]

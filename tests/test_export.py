@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from stcli.build import load_network as load_model
 from stcli.deploy.quantize import (
     Agreement,
     QuantReport,
     agreement,
     split_heldout,
 )
+from stcli.engines.onnx_export import export_onnx
+from stcli.engines.onnx_meta import read_metadata
 from stcli.errors import UsageError
-from stcli.onnx_export import export_onnx
-from stcli.onnx_meta import read_metadata
+from stcli.network.build import load_network as load_model
 from stcli.presets import load_preset
 from tests.conftest import make_video, run_stcli
 from tests.reference import FIXTURES, reference_input

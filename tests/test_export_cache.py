@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from stcli import weights
-from stcli.engines import OnnxEngine
-from stcli.onnx_export import cache_path, ensure_exported, input_shape
+from stcli.engines.backends import OnnxEngine
+from stcli.engines.onnx_export import cache_path, ensure_exported, input_shape
 from stcli.presets import load_preset
 from tests.conftest import UNREACHABLE, finish_all, run_stcli, start_stcli, unprivileged
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stcli.engines import cpu_has_bf16, openvino_installed
+from stcli.engines.backends import cpu_has_bf16, openvino_installed
 from tests.conftest import REPO, run_stcli
 
 REFERENCE = REPO.parent / "shared" / "reference"

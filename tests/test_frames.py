@@ -27,14 +27,8 @@ from stcli.tasks.classify import load_recognizer
 from stcli.tasks.detect import load_detector
 from stcli.tasks.features import load_extractor
 from stcli.tasks.localize import load_localizer
-from stcli.video import (
-    DecordVideo,
-    FfmpegVideo,
-    ffmpeg_version,
-    open_video,
-    parse_ffmpeg_version,
-    passthrough,
-)
+from stcli.video.decoding import ffmpeg_version, parse_ffmpeg_version, passthrough
+from stcli.video.frames import DecordVideo, FfmpegVideo, open_video
 from tests.conftest import run_stcli
 from tests.test_fidelity import make_calibrated
 
@@ -370,9 +364,9 @@ def test_ffmpeg_versions_and_the_passthrough_option(monkeypatch) -> None:
     assert parse_ffmpeg_version("ffmpeg version n4.4.2 Copyright") == (4, 4)
     assert parse_ffmpeg_version("ffmpeg version 7.1 Copyright") == (7, 1)
     assert parse_ffmpeg_version("ffmpeg version N-112345-gabcdef") is None
-    monkeypatch.setattr("stcli.video.ffmpeg_version", lambda: (4, 4))
+    monkeypatch.setattr("stcli.video.decoding.ffmpeg_version", lambda: (4, 4))
     assert passthrough() == ["-vsync", "passthrough"]
-    monkeypatch.setattr("stcli.video.ffmpeg_version", lambda: (6, 0))
+    monkeypatch.setattr("stcli.video.decoding.ffmpeg_version", lambda: (6, 0))
     assert passthrough() == ["-fps_mode", "passthrough"]
 
 

@@ -1,5 +1,5 @@
 """The code's shape: imports go one way through the layers, never in a circle (imports
-inside functions count; ``if TYPE_CHECKING:`` ones do not), and no module grows past 600
+inside functions count; ``if TYPE_CHECKING:`` ones do not), and no module grows past 500
 lines. Read from the source with ``ast``: nothing is imported."""
 
 from __future__ import annotations
@@ -10,23 +10,23 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "stcli"
-MAX_LINES = 600
+MAX_LINES = 500
 
 # Bottom to top, as README "Development" describes; a module may import its own layer and
 # those below. A new module must be placed here: where it sits is a design decision.
 LAYERS = {
     0: {"version", "errors", "choices", "presets", "results", "fileio", "inputs", "settings",
         "progress", "urls"},
-    1: {"roi", "model", "checkpoints", "build", "hashes"},
+    1: {"network"},  # model, roi, checkpoints, build, hashes
     2: {"weights"},
-    3: {"containers", "decoding", "video", "sampling", "transforms", "live"},
-    4: {"onnx_meta", "engines", "torch_engine", "openvino_engine", "onnx_export"},
+    3: {"video"},  # containers, decoding, frames, sampling, transforms, live
+    4: {"engines"},  # backends (onnxruntime), torch_engine, openvino_engine, onnx_*
     5: {"pipeline"},
     6: {"segments", "persons", "heads", "loader"},
     7: {"tasks"},
     8: {"deploy", "executors"},
-    9: {"evaluate", "reports", "render", "resume", "shards"},
-    10: {"batch"},
+    9: {"evaluate", "reports", "render"},
+    10: {"batch"},  # commands, plan, runner, writes, resume, shards
     11: {"cli", "completions", "__main__", ""},  # "": the package itself, the library facade
 }
 
@@ -149,6 +149,6 @@ def test_the_checks_see_cycles_and_imports_inside_functions(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("name", sorted(modules()))
-def test_module_is_under_600_lines(name: str) -> None:
+def test_module_is_under_500_lines(name: str) -> None:
     lines = len(modules()[name].read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{name}: {lines} lines; split it by job"

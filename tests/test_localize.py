@@ -18,11 +18,11 @@ import pytest
 import torch
 
 from stcli.presets import Protocol
-from stcli.sampling import sliding_windows
 from stcli.tasks.classify import load_recognizer
 from stcli.tasks.localize import LocalizeSettings, load_localizer
-from stcli.transforms import crop_boxes, normalize, resize_frames, resized_size
-from stcli.video import open_video
+from stcli.video.frames import open_video
+from stcli.video.sampling import sliding_windows
+from stcli.video.transforms import crop_boxes, normalize, resize_frames, resized_size
 from tests.conftest import make_video, run_stcli
 from tests.reference import reference_state_dict
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stcli.checkpoints import load_into
-from stcli.model import InterTemporalInteraction, RecognitionModel, SqueezeTimeNet
+from stcli.network.checkpoints import load_into
+from stcli.network.model import InterTemporalInteraction, RecognitionModel, SqueezeTimeNet
 from stcli.presets import load_preset
 from tests.reference import FIXTURES, manifest, reference_input, reference_state_dict
 

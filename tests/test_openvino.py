@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from stcli import engines
-from stcli.engines import cpu_has_bf16, resolve_backend
+from stcli.engines import backends as engines
+from stcli.engines.backends import cpu_has_bf16, resolve_backend
 from stcli.errors import UsageError
 from stcli.loader import softmax
 from stcli.tasks.classify import load_recognizer

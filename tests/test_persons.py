@@ -272,7 +272,8 @@ def test_hog_finds_players_in_the_shared_video(shared_videos: Path) -> None:
 
 
 def test_hog_missing_from_opencv_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(persons, "_cv2", lambda: types.SimpleNamespace(__version__="5.0.0"))
+    monkeypatch.setattr(persons.detectors, "_cv2",
+                        lambda: types.SimpleNamespace(__version__="5.0.0"))
     with pytest.raises(UsageError, match=r"OpenCV 5\.0\.0 lacks: pip install 'opencv-python"):
         make_person_source(detector="hog")
 

@@ -27,7 +27,7 @@ from stcli.tasks.classify import load_recognizer
 from stcli.tasks.detect import load_detector
 from stcli.tasks.features import load_extractor
 from stcli.tasks.localize import load_localizer
-from stcli.video import DecordVideo, FfmpegVideo, VideoInfo, open_video
+from stcli.video.frames import DecordVideo, FfmpegVideo, VideoInfo, open_video
 from tests.conftest import make_video, run_stcli
 from tests.http_server import serving
 

@@ -19,7 +19,7 @@ from stcli.render import (
     render_detections,
 )
 from stcli.results import ActionScore, Detection, Keyframe, PersonActions
-from stcli.video import open_video
+from stcli.video.frames import open_video
 from tests.conftest import make_video
 
 FRAMES = 25

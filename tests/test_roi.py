@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from stcli.build import build_network as build_model
-from stcli.checkpoints import load_into
+from stcli.network.build import build_network as build_model
+from stcli.network.checkpoints import load_into
+from stcli.network.roi import roi_align
 from stcli.presets import load_preset
-from stcli.roi import roi_align
 from tests.reference import FIXTURES, reference_input, reference_state_dict
 
 ATOL = 5e-5

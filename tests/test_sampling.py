@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 # Aliased: names starting with ``test_`` would be collected by pytest as tests.
-from stcli.sampling import clip_span
-from stcli.sampling import test_clip_indices as clip_indices
-from stcli.sampling import test_clip_offsets as clip_offsets
+from stcli.video.sampling import clip_span
+from stcli.video.sampling import test_clip_indices as clip_indices
+from stcli.video.sampling import test_clip_offsets as clip_offsets
 from tests.reference import FIXTURES
 
 # One 16 x 4 clip starting at frame 0: 0, 4, ..., 60.

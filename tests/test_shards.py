@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from stcli.batch.shards import Shard, parse_shard, shard_of
 from stcli.inputs import input_keys
-from stcli.shards import Shard, parse_shard, shard_of
 from tests.conftest import (
     UNREACHABLE,
     finish_all,

@@ -72,7 +72,7 @@ def test_onnxruntime_runs_never_import_torch(command, tmp_path, env, reference_c
 
 def test_an_onnx_checkpoint_and_a_head_need_no_torch(tmp_path, env, reference_checkpoint,
                                                      generated_videos, monkeypatch) -> None:
-    from stcli.onnx_export import cache_path, input_shape
+    from stcli.engines.onnx_export import cache_path, input_shape
     from stcli.presets import load_preset
 
     ckpt = reference_checkpoint("k400")

@@ -19,8 +19,8 @@ import torch
 
 from stcli.tasks.classify import load_recognizer
 from stcli.tasks.features import FeatureSettings, load_extractor
-from stcli.transforms import crop_boxes, normalize, resize_frames, resized_size
-from stcli.video import open_video
+from stcli.video.frames import open_video
+from stcli.video.transforms import crop_boxes, normalize, resize_frames, resized_size
 from tests.conftest import make_video, run_stcli
 
 FPS, SIZE, FRAMES = 25, 112, 64

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from stcli.transforms import (
+from stcli.video.transforms import (
     crop_boxes,
     normalize,
     resize_frames,

@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stcli.batch.shards import shard_of
 from stcli.inputs import input_keys
-from stcli.shards import shard_of
 from stcli.urls import is_url
-from stcli.video import network_options, open_video
+from stcli.video.decoding import network_options
+from stcli.video.frames import open_video
 from tests.conftest import make_video, run_stcli
 from tests.http_server import serving
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from stcli.errors import VideoError
-from stcli.sampling import test_clip_indices as clip_indices  # aliased: not a pytest test
-from stcli.transforms import crop_boxes, resize_frames, resized_size
-from stcli.video import DecordVideo, FfmpegVideo, open_video
+from stcli.video.frames import DecordVideo, FfmpegVideo, open_video
+from stcli.video.sampling import test_clip_indices as clip_indices  # aliased: not a pytest test
+from stcli.video.transforms import crop_boxes, resize_frames, resized_size
 from tests.conftest import make_video
 from tests.reference import FIXTURES
 
@@ -242,7 +242,7 @@ def test_golden_pipeline_channel_means(shared_videos, case: dict) -> None:
 
 
 def test_container_check_spares_the_probe_only_for_whole_files(generated_videos, tmp_path):
-    from stcli.containers import looks_intact as _looks_intact
+    from stcli.video.containers import looks_intact as _looks_intact
 
     whole = generated_videos["landscape"]
     data = whole.read_bytes()

@@ -29,7 +29,7 @@ from .writes import write_failed
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ..shards import Merged
+    from .shards import Merged
 
 __all__ = [
     "CLASSIFY", "COMMANDS", "DETECT", "FEATURES", "LOCALIZE", "Batch", "BatchCommand",
@@ -42,6 +42,6 @@ __all__ = [
 def merge(parts: Sequence[Path]) -> Merged:
     """The parts of a sharded run (part files, sidecars or a features folder) checked and
     put back together in input order, with the layout their command wrote with."""
-    from ..shards import merge_parts
+    from .shards import merge_parts
 
     return merge_parts(parts, layout_of)

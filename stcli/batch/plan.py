@@ -15,12 +15,12 @@ from ..errors import UsageError
 from ..fileio import check_writable_folder, file_identity
 from ..inputs import expand_inputs, input_keys
 from ..settings import ExecutorSettings
-from ..shards import SIDECAR_SUFFIX, Part, parse_shard, part_path, sidecar_path
+from .shards import SIDECAR_SUFFIX, Part, parse_shard, part_path, sidecar_path
 
 if TYPE_CHECKING:
     from ..loader import LoadedModel
-    from ..resume import Resume, ResumePlan
     from ..settings import _Settings
+    from .resume import Resume, ResumePlan
 
 
 @dataclass(frozen=True)
@@ -101,9 +101,9 @@ def plan_batch(paths: list[str], options: BatchOptions, *,
 def resume_plan(command: str, model: LoadedModel, settings: _Settings, batch: Batch,
                 options: BatchOptions) -> tuple[Resume | None, ResumePlan]:
     """The fingerprinted report writer of a run (``report_dir``) and, with
-    ``skip_existing``, the reports it reuses (``stcli.resume``). Records the run's
+    ``skip_existing``, the reports it reuses (``stcli.batch.resume``). Records the run's
     fingerprint in ``batch``: a shard's sidecar carries it, for merge to compare."""
-    from ..resume import ResumePlan, plan_for, run_fingerprint
+    from .resume import ResumePlan, plan_for, run_fingerprint
 
     batch.command = command
     batch.run = run_fingerprint(command, model, settings)

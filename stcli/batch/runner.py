@@ -24,9 +24,9 @@ from .writes import write_out, write_report, write_sidecar
 
 if TYPE_CHECKING:
     from ..loader import LoadedModel
-    from ..resume import ResumePlan
     from ..settings import _Settings
     from .commands import BatchCommand
+    from .resume import ResumePlan
 
 log = logging.getLogger("stcli.batch")
 

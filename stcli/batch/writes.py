@@ -16,8 +16,8 @@ from .. import reports
 from ..fileio import write_atomic
 
 if TYPE_CHECKING:
-    from ..resume import Resume
     from .plan import Batch
+    from .resume import Resume
 
 log = logging.getLogger("stcli.batch")
 

@@ -32,9 +32,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..build import load_network
 from ..choices import Precision
-from ..engines import (
+from ..engines.backends import (
     Engine,
     OnnxEngine,
     cpu_has_bf16,
@@ -42,15 +41,16 @@ from ..engines import (
     openvino_installed,
     resolve_device,
 )
+from ..engines.onnx_export import cache_path, ensure_exported, input_shape
+from ..engines.onnx_meta import is_onnx
+from ..engines.openvino_engine import OpenVinoEngine
+from ..engines.torch_engine import TorchEngine
 from ..errors import UsageError
 from ..loader import sigmoid, softmax
-from ..onnx_export import cache_path, ensure_exported, input_shape
-from ..onnx_meta import is_onnx
-from ..openvino_engine import OpenVinoEngine
+from ..network.build import load_network
 from ..pipeline import prepare_views
 from ..presets import Preset, Protocol, load_preset
 from ..tasks.classify import Recognizer
-from ..torch_engine import TorchEngine
 from ..weights import checkpoint_sha256, resolve_weights
 from .quantize import quantize_static_int8
 

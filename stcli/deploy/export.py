@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..build import load_network
 from ..choices import Quantization
-from ..engines import OnnxEngine
+from ..engines.backends import OnnxEngine
+from ..engines.onnx_export import ensure_exported, export_onnx, input_shape
+from ..engines.onnx_meta import is_onnx
 from ..errors import UsageError, extra_missing
-from ..onnx_export import ensure_exported, export_onnx, input_shape
-from ..onnx_meta import is_onnx
+from ..network.build import load_network
 from ..pipeline import prepare_views
 from ..presets import Preset, Protocol, load_preset
 from ..weights import checkpoint_sha256, resolve_weights

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from ..engines import OnnxEngine
+from ..engines.backends import OnnxEngine
+from ..engines.onnx_meta import copy_metadata, set_metadata
 from ..errors import UsageError, VideoError, extra_missing
 from ..fileio import atomic_path
 from ..loader import softmax
-from ..onnx_meta import copy_metadata, set_metadata
 
 EQUIVALENT_AGREEMENT = 0.95  # below this the int8 model is reported as not equivalent
 

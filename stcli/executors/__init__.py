@@ -7,7 +7,7 @@
   function on one path at a time; videos are read from their paths (shared storage).
 
 Both yield one record per path in input order, so the writers (table, ``--out``,
-reports, resume sidecars) cannot tell them apart. ``--shard`` (``stcli.shards``) splits a
+reports, resume sidecars) cannot tell them apart. ``--shard`` (``stcli.batch.shards``) splits a
 batch across separate runs of either.
 """
 

@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..engines import limit_threads, network_threads
+from ..engines.backends import limit_threads, network_threads
 from ..errors import ClusterError, StcliError, UsageError, extra_missing
 from ..results import Result, VideoFailure
 from ..settings import ExecutorSettings, ModelSpec

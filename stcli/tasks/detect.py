@@ -32,10 +32,10 @@ from ..pipeline import (
     video_progress,
 )
 from ..results import ActionScore, Detection, Keyframe, PersonActions, Result
-from ..sampling import keyframe_indices, keyframe_times
 from ..settings import DetectSettings, ModelSpec
-from ..transforms import normalize, resize_frames
-from ..video import VideoInfo
+from ..video.frames import VideoInfo
+from ..video.sampling import keyframe_indices, keyframe_times
+from ..video.transforms import normalize, resize_frames
 
 DEFAULT_INTERVAL_S = 1.0
 class Detector(LoadedModel):

@@ -30,9 +30,9 @@ from ..pipeline import (
 )
 from ..presets import FEATURE_DIM
 from ..results import Features, Result
-from ..sampling import clip_span, clips_from, snippet_starts
 from ..settings import FeatureSettings, ModelSpec
-from ..video import VideoInfo
+from ..video.frames import VideoInfo
+from ..video.sampling import clip_span, clips_from, snippet_starts
 
 
 class FeatureExtractor(LoadedModel):

@@ -32,10 +32,10 @@ from ..pipeline import (
 )
 from ..presets import DEFAULT_PRESETS, load_preset
 from ..results import Localization, Result
-from ..sampling import WindowPlan, sliding_windows
 from ..segments import fold_scores, read_label_map, select_classes, windows_to_segments
 from ..settings import LocalizeSettings, ModelSpec
-from ..video import VideoInfo
+from ..video.frames import VideoInfo
+from ..video.sampling import WindowPlan, sliding_windows
 
 
 @dataclass

@@ -25,10 +25,6 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ..errors import StreamError
-from ..live import Clip, ClipFeed, LiveSource
-
-# Re-exported: the CLI checks a source before the model loads, through this task.
-from ..live import check_source as check_source
 from ..loader import LoadedModel
 from ..pipeline import centre_crop
 from ..presets import Preset
@@ -40,6 +36,10 @@ from ..results import (
     WatchSummary,
 )
 from ..settings import ModelSpec, WatchSettings
+from ..video.live import Clip, ClipFeed, LiveSource
+
+# Re-exported: the CLI checks a source before the model loads, through this task.
+from ..video.live import check_source as check_source
 
 log = logging.getLogger(__name__)
 LATENCY_WINDOW = 10_000  # latencies kept for the summary's percentiles (flat memory)

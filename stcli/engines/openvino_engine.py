@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from .choices import Precision
-from .engines import ExportedEngine
-from .errors import UsageError
+from ..choices import Precision
+from ..errors import UsageError
+from ..weights import cache_dir
+from .backends import ExportedEngine
 from .onnx_meta import decode_metadata
-from .weights import cache_dir
 
 # OpenVINO's names for the arithmetic stcli asks for.
 _HINTS = {Precision.FP32: "f32", Precision.BF16: "bf16"}

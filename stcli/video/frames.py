@@ -15,11 +15,9 @@ user can act on; raw decoder exceptions and decoder log spam never reach the ter
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
-import re
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -29,22 +27,34 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import VideoError
+from ..urls import is_url
 from .containers import (
     IDENTITY,
     Matrix,
     compose,
     display_matrix,
+    frame_times,
     head_of,
     inverse,
     looks_intact,
     mp4_video_codec,
+    orient,
     reduce_matrix,
     rotation_part,
     still_image,
+    swaps_axes,
 )
-from .decoding import decord_log_held, read_exact, stall_seconds, stalled, widen_pipe, within
-from .errors import VideoError
-from .urls import is_url, network_timeout_s
+from .decoding import (
+    decord_log_held,
+    network_options,
+    passthrough,
+    read_exact,
+    stall_seconds,
+    stalled,
+    widen_pipe,
+    within,
+)
 
 _IMAGE_CODECS = frozenset({"mjpeg", "png", "bmp", "tiff", "webp", "jpeg2000", "gif"})
 # What decord (FFmpeg 4.1 inside) turns into the same RGB as ffmpeg, checked frame for
@@ -122,42 +132,6 @@ class VideoInfo:
         """How many decoded frames fit in ``budget_bytes``: ~32 frames of 340x256, one of
         1080p. Small chunks bound memory and let resizing overlap decoding."""
         return max(1, budget_bytes // (self.width * self.height * 3))
-
-
-def orient(frames: np.ndarray, m: Matrix) -> np.ndarray:
-    """Frames ``(n, H, W, 3)`` turned and flipped by the display matrix ``m``
-    (``x' = a x + c y``, ``y' = b x + d y``); contiguous (the network's tensors need it)."""
-    if m == IDENTITY:
-        return frames
-    a, b, c, d = m
-    if b or c:  # the axes swap: transpose, then mirror what the signs say
-        out = frames.transpose(0, 2, 1, 3)
-        out = out[:, ::-1] if b < 0 else out
-        out = out[:, :, ::-1] if c < 0 else out
-    else:
-        out = frames[:, ::-1] if d < 0 else frames
-        out = out[:, :, ::-1] if a < 0 else out
-    return np.ascontiguousarray(out)
-
-
-def _swaps(m: Matrix) -> bool:
-    return bool(m[1] or m[2])
-
-
-def frame_times(starts: Sequence[float], end: float | None, fps: float,
-                path: str) -> tuple[np.ndarray, float, bool]:
-    """``(timestamps from the first frame, duration, variable rate)`` from each frame's
-    presentation time (any order) and the end of the last frame (None: one mean interval
-    after it)."""
-    t = np.sort(np.asarray(starts, dtype=np.float64))
-    if not len(t) or not np.isfinite(t).all():
-        raise VideoError(path, "has frames without timestamps")
-    t -= t[0]
-    steps = np.diff(t)
-    mean = float(steps.mean()) if len(steps) else (1.0 / fps if fps > 0 else 0.0)
-    last = (end - np.min(starts)) if end is not None else t[-1] + mean
-    variable = bool(len(steps) > 1 and steps.max() - steps.min() > max(1e-3, 0.01 * mean))
-    return t, max(float(last), float(t[-1])), variable
 
 
 class Video:
@@ -278,7 +252,7 @@ class FfmpegVideo(Video):
         self._origin: float | None = None  # where frame 0 is in ffmpeg's -ss time
         fps = _rate(stream.get("avg_frame_rate")) or _rate(stream.get("r_frame_rate"))
         self._size = int(stream["width"]), int(stream["height"])
-        width, height = self._size[::-1] if _swaps(matrix) else self._size
+        width, height = self._size[::-1] if swaps_axes(matrix) else self._size
         starts = [p.get("pts_time") for p in packets]
         if all(s is not None for s in starts):
             last = max(packets, key=lambda p: float(p["pts_time"]))
@@ -305,7 +279,7 @@ class FfmpegVideo(Video):
         num, _, den = sar.partition(":")
         if not (num.isdigit() and den.isdigit() and int(num) and int(den)):
             return "1:1"
-        return f"{den}:{num}" if _swaps(self.matrix) else f"{num}:{den}"
+        return f"{den}:{num}" if swaps_axes(self.matrix) else f"{num}:{den}"
 
     def _read(self, indices: list[int]) -> np.ndarray:
         wanted = sorted(set(indices))
@@ -403,50 +377,6 @@ def _pattern(wanted: Sequence[int]) -> tuple[int, int]:
     for index in wanted[1:]:
         step = math.gcd(step, index - first)
     return max(step, 1), first
-
-
-def network_options(source: str, timeout_s: float | None = None) -> list[str]:
-    """ffmpeg/ffprobe input options bounding every network wait for ``source`` to
-    ``timeout_s`` (default ``urls.network_timeout_s()``), in microseconds: RTSP's own
-    socket timeout; for everything else the protocol layer's ``-rw_timeout``, which covers
-    the connection and each read (http, tcp, udp, ftp, rtmp). Nothing for a file or a
-    camera. The one place these options are made, for files by URL and live streams."""
-    if not is_url(source):
-        return []
-    micros = str(round((timeout_s or network_timeout_s()) * 1e6))
-    if source.split(":", 1)[0].lower() not in ("rtsp", "rtsps"):
-        return ["-rw_timeout", micros]
-    # Before ffmpeg 5, RTSP's -timeout made it listen for a server to call in; -stimeout
-    # was its socket timeout.
-    old = (ffmpeg_version() or (5, 0)) < (5, 0)
-    return ["-stimeout" if old else "-timeout", micros]
-
-
-@functools.cache
-def ffmpeg_version() -> tuple[int, int] | None:
-    """``(major, minor)`` of the ``ffmpeg`` on the PATH; None when it does not say (a git
-    build) or is missing."""
-    try:
-        first = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True,
-                               timeout=30).stdout.splitlines()[:1]
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return parse_ffmpeg_version(first[0] if first else "")
-
-
-def parse_ffmpeg_version(line: str) -> tuple[int, int] | None:
-    """``"ffmpeg version 5.1.9-0+deb12u1 ..."`` -> ``(5, 1)``; ``n4.4.2`` -> ``(4, 4)``."""
-    match = re.match(r"ffmpeg version n?(\d+)\.(\d+)", line)
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def passthrough() -> list[str]:
-    """The output option that keeps every frame as decoded, neither dropped nor repeated:
-    ``-fps_mode passthrough`` from ffmpeg 5.1, ``-vsync passthrough`` before (4.4)."""
-    version = ffmpeg_version()
-    if version is not None and version < (5, 1):
-        return ["-vsync", "passthrough"]
-    return ["-fps_mode", "passthrough"]
 
 
 def probe(path: str, packets: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -34,9 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from .decoding import read_exact, widen_pipe
-from .errors import StreamError
-from .video import network_options, passthrough
+from ..errors import StreamError
+from .decoding import network_options, passthrough, read_exact, widen_pipe
 
 log = logging.getLogger(__name__)
 # URL schemes read as network streams (HLS is an http(s) URL of a .m3u8 playlist).

@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .choices import Precision
-from .engines import Array, Engine
-from .errors import UsageError
+from ..choices import Precision
+from ..errors import UsageError
+from .backends import Array, Engine
 
 DTYPES = {Precision.FP32: torch.float32, Precision.FP16: torch.float16,
           Precision.BF16: torch.bfloat16}

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import reports
-from .errors import UsageError
-from .fileio import write_atomic
+from .. import reports
+from ..errors import UsageError
+from ..fileio import write_atomic
 
 SIDECAR_SUFFIX = ".shard.json"
 SIDECAR_VERSION = 1

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import re
 import select
+import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from .errors import VideoError
+from ..errors import VideoError
+from ..urls import is_url, network_timeout_s
 
 T = TypeVar("T")
 
@@ -118,3 +121,47 @@ def widen_pipe(pipe: Any) -> None:
         import fcntl  # POSIX only
 
         fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+
+
+def network_options(source: str, timeout_s: float | None = None) -> list[str]:
+    """ffmpeg/ffprobe input options bounding every network wait for ``source`` to
+    ``timeout_s`` (default ``urls.network_timeout_s()``), in microseconds: RTSP's own
+    socket timeout; for everything else the protocol layer's ``-rw_timeout``, which covers
+    the connection and each read (http, tcp, udp, ftp, rtmp). Nothing for a file or a
+    camera. The one place these options are made, for files by URL and live streams."""
+    if not is_url(source):
+        return []
+    micros = str(round((timeout_s or network_timeout_s()) * 1e6))
+    if source.split(":", 1)[0].lower() not in ("rtsp", "rtsps"):
+        return ["-rw_timeout", micros]
+    # Before ffmpeg 5, RTSP's -timeout made it listen for a server to call in; -stimeout
+    # was its socket timeout.
+    old = (ffmpeg_version() or (5, 0)) < (5, 0)
+    return ["-stimeout" if old else "-timeout", micros]
+
+
+@functools.cache
+def ffmpeg_version() -> tuple[int, int] | None:
+    """``(major, minor)`` of the ``ffmpeg`` on the PATH; None when it does not say (a git
+    build) or is missing."""
+    try:
+        first = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True,
+                               timeout=30).stdout.splitlines()[:1]
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return parse_ffmpeg_version(first[0] if first else "")
+
+
+def parse_ffmpeg_version(line: str) -> tuple[int, int] | None:
+    """``"ffmpeg version 5.1.9-0+deb12u1 ..."`` -> ``(5, 1)``; ``n4.4.2`` -> ``(4, 4)``."""
+    match = re.match(r"ffmpeg version n?(\d+)\.(\d+)", line)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def passthrough() -> list[str]:
+    """The output option that keeps every frame as decoded, neither dropped nor repeated:
+    ``-fps_mode passthrough`` from ffmpeg 5.1, ``-vsync passthrough`` before (4.4)."""
+    version = ffmpeg_version()
+    if version is not None and version < (5, 1):
+        return ["-vsync", "passthrough"]
+    return ["-fps_mode", "passthrough"]

@@ -16,6 +16,10 @@ import struct
 from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO, TypeVar
 
+import numpy as np
+
+from ..errors import VideoError
+
 # Leading bytes of containers decord opens without complaint when they are complete.
 _SIGNATURES = (b"\x1a\x45\xdf\xa3", b"RIFF", b"FLV", b"OggS", b"\x00\x00\x01\xba",
                b"\x30\x26\xb2\x75")
@@ -221,3 +225,40 @@ def _bit_depth(box: bytes, data: bytes) -> int | None:
         # High profiles then carry chroma_format and bit_depth_luma_minus8.
         return (data[offset + 1] & 0x07) + 8 if offset + 1 < len(data) else None
     return None
+
+
+def orient(frames: np.ndarray, m: Matrix) -> np.ndarray:
+    """Frames ``(n, H, W, 3)`` turned and flipped by the display matrix ``m``
+    (``x' = a x + c y``, ``y' = b x + d y``); contiguous (the network's tensors need it)."""
+    if m == IDENTITY:
+        return frames
+    a, b, c, d = m
+    if b or c:  # the axes swap: transpose, then mirror what the signs say
+        out = frames.transpose(0, 2, 1, 3)
+        out = out[:, ::-1] if b < 0 else out
+        out = out[:, :, ::-1] if c < 0 else out
+    else:
+        out = frames[:, ::-1] if d < 0 else frames
+        out = out[:, :, ::-1] if a < 0 else out
+    return np.ascontiguousarray(out)
+
+
+def swaps_axes(m: Matrix) -> bool:
+    """Whether ``m`` swaps width and height (a quarter turn)."""
+    return bool(m[1] or m[2])
+
+
+def frame_times(starts: Sequence[float], end: float | None, fps: float,
+                path: str) -> tuple[np.ndarray, float, bool]:
+    """``(timestamps from the first frame, duration, variable rate)`` from each frame's
+    presentation time (any order) and the end of the last frame (None: one mean interval
+    after it)."""
+    t = np.sort(np.asarray(starts, dtype=np.float64))
+    if not len(t) or not np.isfinite(t).all():
+        raise VideoError(path, "has frames without timestamps")
+    t -= t[0]
+    steps = np.diff(t)
+    mean = float(steps.mean()) if len(steps) else (1.0 / fps if fps > 0 else 0.0)
+    last = (end - np.min(starts)) if end is not None else t[-1] + mean
+    variable = bool(len(steps) > 1 and steps.max() - steps.min() > max(1e-3, 0.01 * mean))
+    return t, max(float(last), float(t[-1])), variable

@@ -8,10 +8,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import UsageError
+from ..presets import Preset
 from .checkpoints import load_into, read_checkpoint
-from .errors import UsageError
 from .model import AVAModel, RecognitionModel
-from .presets import Preset
 
 _HEADS = {"recognition": RecognitionModel, "ava": AVAModel}
 

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 # Containers that official and third-party tools wrap a state dict in, outermost first.
 _WRAPPER_KEYS = ("state_dict", "model", "module", "model_state", "net")

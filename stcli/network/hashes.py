@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-from .fileio import write_atomic
+from ..fileio import write_atomic
 
 _CHUNK = 1 << 20
 _KNOWN: dict[tuple[str, tuple[int, ...]], str] = {}  # this process's answers

@@ -18,12 +18,12 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import extra_missing, unwritable_cache
-from .fileio import atomic_path, file_lock
+from ..errors import extra_missing, unwritable_cache
+from ..fileio import atomic_path, file_lock
+from ..presets import Preset
+from ..version import __version__
+from ..weights import export_path
 from .onnx_meta import set_metadata
-from .presets import Preset
-from .version import __version__
-from .weights import export_path
 
 if TYPE_CHECKING:
     from torch import nn
@@ -149,7 +149,9 @@ def ensure_exported(preset: Preset, weights: Path, sha256: str,
     try:
         with file_lock(path):
             if not path.is_file():  # another process may have made it while this one waited
-                from .build import load_network  # torch: only when there is an export to make
+                from ..network.build import (
+                    load_network,  # torch: only when there is an export to make
+                )
 
                 # A bad checkpoint fails here, before any export work.
                 network = load_network(preset, weights, "cpu")

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from .choices import Backend, Device, Precision
-from .errors import UsageError, extra_missing
-from .fileio import atomic_path
+from ..choices import Backend, Device, Precision
+from ..errors import UsageError, extra_missing
+from ..fileio import atomic_path
+from ..weights import cache_dir
 from .onnx_meta import read_metadata
-from .weights import cache_dir
 
 Array = Any  # a numpy array, or anything ``np.asarray`` takes (a CPU torch tensor)
 
@@ -160,7 +160,7 @@ class ExportedEngine(Engine):
         raise NotImplementedError
 
     def _metadata(self, session: Any) -> dict[str, Any]:
-        """The model's ``stcli.*`` metadata (``stcli.onnx_meta``)."""
+        """The model's ``stcli.*`` metadata (``stcli.engines.onnx_meta``)."""
         raise NotImplementedError
 
     def _signature(self, session: Any) -> tuple[list[str], list[str], list[Any]]:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .presets import FEATURE_DIM
+from ..presets import FEATURE_DIM
 from .roi import AVARoIHead
 
 # Bottleneck blocks per stage for each supported depth (ResNet conventions).

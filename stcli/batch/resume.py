@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import reports
-from .version import __version__
+from .. import reports
+from ..version import __version__
 
 if TYPE_CHECKING:
-    from .loader import LoadedModel
-    from .settings import _Settings
+    from ..loader import LoadedModel
+    from ..settings import _Settings
 
 FINGERPRINT_KEY = "fingerprint"
 

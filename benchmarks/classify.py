@@ -125,6 +125,7 @@ def run_benchmark(args: argparse.Namespace, tmp: Path) -> dict:
 
     from stcli.deploy.bench import interleaved, synthetic_video
     from stcli.errors import UsageError
+    from stcli.presets import Views
     from stcli.tasks.classify import load_recognizer
     from tests.reference import write_reference_checkpoint
 
@@ -143,7 +144,7 @@ def run_benchmark(args: argparse.Namespace, tmp: Path) -> dict:
                                  progress=False, batch_size=args.batch_size,
                                  backend=args.backend)
     load_s = time.perf_counter() - start
-    protocol = recognizer.preset.protocol(args.views)
+    protocol = recognizer.preset.protocol(Views(args.views))
     start = time.perf_counter()
     prepared = recognizer.prepare(video, protocol)
     prepare_s = time.perf_counter() - start

@@ -49,7 +49,7 @@ from .errors import (
     VideoError,
     WeightsError,
 )
-from .presets import Preset, Protocol, available_presets, load_preset
+from .presets import Preset, Protocol, Views, available_presets, load_preset
 from .results import (
     ActionScore,
     ClassScore,
@@ -74,6 +74,7 @@ from .settings import (
     FeatureSettings,
     LocalizeSettings,
     ModelSpec,
+    TimeRange,
     TrainHeadSettings,
     WatchSettings,
 )
@@ -121,7 +122,7 @@ __all__ = [
     "load_detector", "load_extractor", "load_head", "load_head_trainer", "load_localizer",
     "load_preset", "load_recognizer", "read_clips", "run_bench", "save_head",
     "run_batch", "BatchOptions", "BatchSummary", "BatchCommand", "LocalizeOutputs",
-    "DetectOutputs", "FeatureOutputs",
+    "DetectOutputs", "FeatureOutputs", "TimeRange", "Views",
 ]
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from .choices import Backend, Precision
+from .choices import Backend, Device, Precision
 from .engines.backends import (
     Array,
     Engine,
@@ -83,9 +83,9 @@ class LoadedModel:
                              f"or a {cls.task} preset here")
         checkpoint, onnx_file = spec.checkpoint, is_onnx(spec.checkpoint)
         device = spec.device
-        if device == "auto" and (spec.backend in (Backend.ONNXRUNTIME, Backend.OPENVINO)
-                                 or onnx_file):
-            device = "cpu"  # these run on the CPU; "auto" must not pick a GPU here
+        if device == Device.AUTO and (spec.backend in (Backend.ONNXRUNTIME, Backend.OPENVINO)
+                                      or onnx_file):
+            device = Device.CPU  # these run on the CPU; "auto" must not pick a GPU here
         device_name = resolve_device(device)
         head = None
         if spec.head is not None:
@@ -195,7 +195,7 @@ def check_head(head: Head, preset: Preset, weights: Path | None, sha256: str | N
 
 def load_engine(
     preset: Preset, checkpoint: str | Path | None, device: str,
-    backend: str | Backend = Backend.AUTO, precision: str | Precision = Precision.FP32,
+    backend: Backend = Backend.AUTO, precision: Precision = Precision.FP32,
     download: bool = True, progress: bool = True,
 ) -> tuple[Engine, Path]:
     """The engine that will run ``preset``'s network, and the file its weights came from.
@@ -230,7 +230,7 @@ def load_engine(
     try:
         path = export_for()
     except CacheError as exc:
-        if Backend.parse(backend) != Backend.AUTO:
+        if backend != Backend.AUTO:
             raise  # the backend was asked for by name: say why it cannot run
         # auto only chose an exported model for speed; torch runs the same network without
         # a cache, so an unwritable one costs a warning, not the run.
@@ -245,7 +245,7 @@ def load_engine(
         return _exported_engine(chosen, export_for(), precision, export_for), weights
 
 
-def _exported_engine(backend: Backend, path: Path, precision: str | Precision,
+def _exported_engine(backend: Backend, path: Path, precision: Precision,
                      export_for: Callable[..., Path] | None = None) -> ExportedEngine:
     """The engine ``backend`` (onnxruntime or OpenVINO) running the model file ``path``."""
     if backend == Backend.OPENVINO:
@@ -256,13 +256,12 @@ def _exported_engine(backend: Backend, path: Path, precision: str | Precision,
 
 
 def _torch_engine(preset: Preset, weights: Path, device: str,
-                  precision: str | Precision) -> Engine:
+                  precision: Precision) -> Engine:
     """The eager torch engine of ``weights`` (what ``--backend torch`` runs)."""
     # torch, only for the backend that runs it
     from .engines.torch_engine import TorchEngine
     from .network.build import load_network
 
-    precision = Precision.parse(precision)
     if precision != Precision.FP32 and device == "cpu":
         if precision == Precision.BF16 and cpu_has_bf16():
             # Native bf16: torch runs it at ~0.46x its fp32 time, OpenVINO at ~0.32x.

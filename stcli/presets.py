@@ -51,15 +51,27 @@ class Protocol:
         return f"{self.num_clips}x{self.crops}"
 
 
-def parse_views(text: str) -> tuple[int, int]:
-    """``"10x3"`` -> ``(10, 3)``: clips x crops, crops in {1, 3}."""
-    match = _VIEWS.match(text or "")
-    if not match:
-        raise UsageError(f"--views '{text}' is not of the form NxC (for example 10x3 or 1x1)")
-    clips, crops = int(match.group(1)), int(match.group(2))
-    if clips < 1 or crops not in (1, 3):
-        raise UsageError(f"--views '{text}': need at least 1 clip and 1 or 3 crops")
-    return clips, crops
+class Views(str):
+    """``--views`` parsed once: the text as given (``"10x3"``, what outputs record) with
+    its ``clips`` and ``crops``; a :class:`UsageError` when it is not ``NxC`` with at
+    least one clip and 1 or 3 crops."""
+
+    clips: int
+    crops: int
+
+    def __new__(cls, text: str) -> Views:
+        if isinstance(text, Views):
+            return text
+        match = _VIEWS.match(text or "")
+        if not match:
+            raise UsageError(f"--views '{text}' is not of the form NxC (for example 10x3 or "
+                             "1x1)")
+        clips, crops = int(match.group(1)), int(match.group(2))
+        if clips < 1 or crops not in (1, 3):
+            raise UsageError(f"--views '{text}': need at least 1 clip and 1 or 3 crops")
+        views = super().__new__(cls, text)
+        views.clips, views.crops = clips, crops
+        return views
 
 
 @dataclass(frozen=True)
@@ -96,13 +108,13 @@ class Preset:
         """Class names in checkpoint output order."""
         return _read_labels(self.labels_file)
 
-    def protocol(self, views: str | None = None, fast: bool = False) -> Protocol:
+    def protocol(self, views: Views | None = None, fast: bool = False) -> Protocol:
         """The official test protocol, the fast (validation) setting, or either with
-        ``NxC`` views (clips x crops)."""
+        ``views`` (clips x crops)."""
         base = self.fast if fast else self.test
         if views is None:
             return base
-        clips, crops = parse_views(views)
+        clips, crops = views.clips, views.crops
         if crops == 3 and base.short_side != base.crop_size:
             raise UsageError(
                 f"three crops need the short side ({base.short_side}) to equal the crop size "

@@ -14,11 +14,11 @@ import os
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .choices import Backend, Device, Executor, FeatureDtype, NmsMode, Precision
 from .errors import UsageError, extra_missing
-from .presets import Preset, Protocol, parse_views
+from .presets import Preset, Protocol, Views
 
 
 def _set(obj: object, name: str, value: object) -> None:
@@ -54,14 +54,28 @@ def parse_time(value: str | float, option: str = "time") -> float:
     return result
 
 
+class TimeRange(NamedTuple):
+    """The part of each video to analyse, in seconds (``--start``, ``--end``; None: the
+    video's own start or end): ``start <= t < end``."""
+
+    start: float | None = None
+    end: float | None = None
+
+    @classmethod
+    def parse(cls, start: str | float | None, end: str | float | None) -> TimeRange:
+        """Both bounds parsed (``parse_time``) and checked: ``end`` after ``start``."""
+        parsed = cls(*(None if value is None else parse_time(value, f"--{name}")
+                       for name, value in (("start", start), ("end", end))))
+        if parsed.start is not None and parsed.end is not None and parsed.end <= parsed.start:
+            raise UsageError(f"--end {parsed.end:g} must be after --start {parsed.start:g}")
+        return parsed
+
+
 def _check_range(settings: Any) -> None:
-    """Parse and check a settings object's ``start`` and ``end`` (``--start``/``--end``)."""
-    for name in ("start", "end"):
-        value = getattr(settings, name)
-        if value is not None:
-            _set(settings, name, parse_time(value, f"--{name}"))
-    if settings.start is not None and settings.end is not None and settings.end <= settings.start:
-        raise UsageError(f"--end {settings.end:g} must be after --start {settings.start:g}")
+    """Store a settings object's ``start`` and ``end`` parsed and checked, once."""
+    start, end = TimeRange.parse(settings.start, settings.end)
+    _set(settings, "start", start)
+    _set(settings, "end", end)
 
 
 class _Settings:
@@ -81,10 +95,10 @@ class _Settings:
         notice when they change)."""
         return ()
 
-    def time_range(self) -> tuple[float | None, float | None]:
+    def time_range(self) -> TimeRange:
         """``(start, end)`` seconds of the part of each video to analyse (``--start``,
         ``--end``; None: the video's own); ``(None, None)`` for settings without them."""
-        return getattr(self, "start", None), getattr(self, "end", None)
+        return TimeRange(getattr(self, "start", None), getattr(self, "end", None))
 
     @classmethod
     def pick(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +184,7 @@ class ClassifySettings(_Settings):
     def __post_init__(self) -> None:
         _check_range(self)
         if self.views is not None:
-            parse_views(self.views)
+            _set(self, "views", Views(self.views))
         if self.top_k < 1:
             raise UsageError("--top-k must be at least 1")
 
@@ -377,7 +391,7 @@ class TrainHeadSettings(_Settings):
     no_cache: bool = False
 
     def __post_init__(self) -> None:
-        parse_views(self.views)
+        _set(self, "views", Views(self.views))
         _set(self, "cache", _path_text(self.cache))
         if self.no_cache and self.cache is not None:
             raise UsageError("--cache and --no-cache conflict: give one")

@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -190,3 +191,13 @@ def finish_all(procs: list[subprocess.Popen]) -> list[tuple[int, str, str]]:
     """Wait for every started process: ``(returncode, stdout, stderr)`` of each."""
     outputs = [p.communicate(timeout=600) for p in procs]
     return [(p.returncode, *output) for p, output in zip(procs, outputs, strict=True)]
+
+
+def choose(backend: str, device: str, precision: str = "fp32") -> Any:
+    """``resolve_backend`` of options as given, parsed at the boundary as the CLI does
+    (``ModelSpec``): unknown names fail there, impossible combinations in the choice."""
+    from stcli.engines.backends import resolve_backend
+    from stcli.settings import ModelSpec
+
+    spec = ModelSpec(backend=backend, precision=precision)
+    return resolve_backend(spec.backend, device, spec.precision)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from stcli.choices import Precision
 from stcli.engines import backends
-from stcli.engines.backends import resolve_backend
 from stcli.engines.onnx_export import cache_path, input_shape
 from stcli.engines.torch_engine import DTYPES, TorchEngine
 from stcli.errors import UsageError
@@ -24,27 +24,28 @@ from stcli.tasks.detect import DetectSettings, load_detector
 from stcli.tasks.features import FeatureSettings, load_extractor
 from stcli.tasks.localize import LocalizeSettings, load_localizer
 from stcli.weights import sha256_of
-from tests.conftest import run_stcli
+from tests.conftest import choose, run_stcli
 from tests.reference import reference_input
 
 pytest.importorskip("onnxruntime")
 CPU, CUDA = "cpu", "cuda"
 
 
+
 # -- choosing ---------------------------------------------------------------------------
 def test_auto_is_onnxruntime_on_cpu_fp32_and_torch_otherwise() -> None:
-    assert resolve_backend("auto", CPU) == "onnxruntime"
-    assert resolve_backend("auto", CUDA) == "torch"
-    assert resolve_backend("auto", CPU, "fp16") == "torch"
-    assert resolve_backend("torch", CPU, "fp16") == "torch"
-    assert resolve_backend("onnxruntime", CPU) == "onnxruntime"
+    assert choose("auto", CPU) == "onnxruntime"
+    assert choose("auto", CUDA) == "torch"
+    assert choose("auto", CPU, "fp16") == "torch"
+    assert choose("torch", CPU, "fp16") == "torch"
+    assert choose("onnxruntime", CPU) == "onnxruntime"
 
 
 def test_without_onnxruntime_auto_falls_back_and_explicit_asks_to_install(monkeypatch) -> None:
     monkeypatch.setattr(backends, "onnxruntime_installed", lambda: False)
-    assert resolve_backend("auto", CPU) == "torch"
+    assert choose("auto", CPU) == "torch"
     with pytest.raises(UsageError, match=r"pip install 'stcli\[onnx\]'"):
-        resolve_backend("onnxruntime", CPU)
+        choose("onnxruntime", CPU)
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -55,7 +56,7 @@ def test_without_onnxruntime_auto_falls_back_and_explicit_asks_to_install(monkey
 ])
 def test_impossible_combinations_are_usage_errors(args, message) -> None:
     with pytest.raises(UsageError, match=message):
-        resolve_backend(*args)
+        choose(*args)
 
 
 def test_cli_rejects_a_bad_backend_before_touching_videos(tmp_path) -> None:
@@ -226,7 +227,7 @@ def test_half_precision_runs_in_that_dtype_and_stays_close(k400_model, precision
                                                             prob_atol) -> None:
     x = torch.from_numpy(reference_input(1, [1, 3, 16, 224, 224]))
     ref = TorchEngine(k400_model(), CPU).logits(x)
-    engine = TorchEngine(k400_model(), CPU, precision)
+    engine = TorchEngine(k400_model(), CPU, Precision.parse(precision))
     assert next(engine.model.parameters()).dtype == DTYPES[precision]
     got = engine.logits(x)
     assert got.dtype == np.float32  # callers always get float32 arrays
@@ -239,7 +240,7 @@ def test_half_precision_runs_in_that_dtype_and_stays_close(k400_model, precision
 def test_cuda_precisions_match_cpu(k400_model, precision) -> None:
     x = torch.from_numpy(reference_input(1, [2, 3, 16, 224, 224]))
     ref = TorchEngine(k400_model(), CPU).logits(x)
-    got = TorchEngine(k400_model(), CUDA, precision).logits(x)
+    got = TorchEngine(k400_model(), CUDA, Precision.parse(precision)).logits(x)
     atol = {"fp32": 1e-3, "fp16": 2e-3, "bf16": 1e-2}[precision]
     np.testing.assert_allclose(softmax(got), softmax(ref), atol=atol)
 

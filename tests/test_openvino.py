@@ -10,29 +10,30 @@ import numpy as np
 import pytest
 
 from stcli.engines import backends as engines
-from stcli.engines.backends import cpu_has_bf16, resolve_backend
+from stcli.engines.backends import cpu_has_bf16
 from stcli.errors import UsageError
 from stcli.loader import softmax
 from stcli.tasks.classify import load_recognizer
-from tests.conftest import run_stcli
+from tests.conftest import choose, run_stcli
 from tests.reference import FIXTURES, reference_input
 
 pytest.importorskip("openvino")
 pytest.importorskip("onnxruntime")
 CPU = "cpu"
+
 needs_bf16 = pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no bf16 arithmetic")
 
 
 def test_bf16_on_the_cpu_picks_openvino_where_the_cpu_computes_bf16(monkeypatch) -> None:
     monkeypatch.setattr(engines, "cpu_has_bf16", lambda: True)
-    assert resolve_backend("auto", CPU, "bf16") == "openvino"
-    assert resolve_backend("auto", CPU, "fp32") == "onnxruntime"  # exact stays the default
-    assert resolve_backend("auto", "cuda", "bf16") == "torch"
+    assert choose("auto", CPU, "bf16") == "openvino"
+    assert choose("auto", CPU, "fp32") == "onnxruntime"  # exact stays the default
+    assert choose("auto", "cuda", "bf16") == "torch"
     monkeypatch.setattr(engines, "cpu_has_bf16", lambda: False)  # emulated bf16: torch
-    assert resolve_backend("auto", CPU, "bf16") == "torch"
+    assert choose("auto", CPU, "bf16") == "torch"
     monkeypatch.setattr(engines, "openvino_installed", lambda: False)
     with pytest.raises(UsageError, match=r"pip install 'stcli\[openvino\]'"):
-        resolve_backend("openvino", CPU, "bf16")
+        choose("openvino", CPU, "bf16")
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -43,7 +44,7 @@ def test_bf16_on_the_cpu_picks_openvino_where_the_cpu_computes_bf16(monkeypatch)
 ])
 def test_impossible_combinations_are_usage_errors(args, message) -> None:
     with pytest.raises(UsageError, match=message):
-        resolve_backend(*args)
+        choose(*args)
 
 
 @pytest.fixture(scope="module")

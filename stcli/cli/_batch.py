@@ -8,6 +8,7 @@ model options and these, and hands them in as a ``ModelSpec`` and a ``BatchArgs`
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,8 +191,6 @@ def run_command(command: BatchCommand, paths: list[str], model: ModelSpec,
             table(records)
     signum = summary.signum
     if signum is not None:
-        import signal
-
         log.error("interrupted (%s): %d of %d videos done; finished results were written",
                   signal.Signals(signum).name, len(records), len(videos))
     cut_short = STDOUT.closed and not summary.complete

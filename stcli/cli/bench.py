@@ -62,7 +62,7 @@ def bench(
             raise UsageError(f"--out {out}: name the file NAME.json")
         report = run_bench(
             preset, checkpoint, video, batch_size=batch_size, repeats=repeats, views=views,
-            int8=int8, torch_variants=torch_variants, device=Device.parse(device), e2e=e2e,
+            int8=int8, torch_variants=torch_variants, device=device, e2e=e2e,
             progress=not quiet,
         )
         record = report.to_dict()

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..choices import Precision
+from ..choices import Device, Precision
 from ..engines.backends import (
     Engine,
     OnnxEngine,
@@ -49,7 +49,7 @@ from ..errors import UsageError
 from ..loader import sigmoid, softmax
 from ..network.build import load_network
 from ..pipeline import prepare_views
-from ..presets import Preset, Protocol, load_preset
+from ..presets import Preset, Protocol, Views, load_preset
 from ..tasks.classify import Recognizer
 from ..weights import checkpoint_sha256, resolve_weights
 from .quantize import quantize_static_int8
@@ -260,7 +260,7 @@ class _ModelBench:
 def run_bench(
     preset: str = "k400", checkpoint: str | Path | None = None, video: str | Path | None = None,
     batch_size: int = 8, repeats: int = 3, views: str = "10x3", int8: bool = True,
-    torch_variants: bool = False, device: str = "cpu", e2e: bool = True,
+    torch_variants: bool = False, device: str | Device = Device.CPU, e2e: bool = True,
     progress: bool = True,
 ) -> BenchReport:
     """Measure every backend available here on one video (generated when ``video`` is None).
@@ -274,8 +274,8 @@ def run_bench(
     if batch_size < 1 or repeats < 1:
         raise UsageError("--batch-size and --repeats must be at least 1")
     spec = load_preset(preset)
-    protocol = spec.protocol(views)  # a bad --views fails before any work
-    cuda = resolve_device(device) == "cuda" or torch.cuda.is_available()
+    protocol = spec.protocol(Views(views))  # a bad --views fails before any work
+    cuda = resolve_device(Device.parse(device)) == "cuda" or torch.cuda.is_available()
     if video is not None and not Path(video).is_file():
         raise UsageError(f"{video}: no such file (--video)")
     if is_onnx(checkpoint):

@@ -46,9 +46,8 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def resolve_device(device: str | Device) -> str:
+def resolve_device(device: Device) -> str:
     """``cpu`` or ``cuda``: ``auto`` picks CUDA when torch sees a GPU, else the CPU."""
-    device = Device.parse(device)
     if device == Device.AUTO:
         return "cuda" if cuda_available() else "cpu"
     if device == Device.CUDA and not cuda_available():
@@ -73,15 +72,14 @@ def cpu_has_bf16() -> bool:
     return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
-def resolve_backend(backend: str | Backend, device: str,
-                    precision: str | Precision = Precision.FP32) -> Backend:
+def resolve_backend(backend: Backend, device: str,
+                    precision: Precision = Precision.FP32) -> Backend:
     """The backend that will run: ``torch``, ``onnxruntime`` or ``openvino``.
 
     ``auto`` is onnxruntime on the CPU in fp32 when installed (the fastest exact backend
     measured here); OpenVINO for bf16 on a CPU with bf16 arithmetic when installed (twice
     onnxruntime fp32's speed here, not exact); torch otherwise.
     """
-    backend, precision = Backend.parse(backend), Precision.parse(precision)
     on_cpu = device == "cpu"
     if backend == Backend.AUTO:
         if on_cpu and precision == Precision.FP32 and onnxruntime_installed():

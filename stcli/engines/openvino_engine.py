@@ -41,9 +41,9 @@ class OpenVinoEngine(ExportedEngine):
 
     name = "openvino"
 
-    def __init__(self, path: str | Path, precision: str | Precision = Precision.BF16,
+    def __init__(self, path: str | Path, precision: Precision = Precision.BF16,
                  threads: int | None = None, export_for: Any = None) -> None:
-        self.hint = Precision.parse(precision)
+        self.hint = precision
         if self.hint not in _HINTS:
             raise UsageError(f"--backend openvino runs fp32 or bf16, not {self.hint}")
         super().__init__(path, threads, export_for)

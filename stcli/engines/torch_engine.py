@@ -27,10 +27,10 @@ class TorchEngine(Engine):
     name = "torch"
 
     def __init__(self, model: nn.Module, device: str | torch.device,
-                 precision: str | Precision = Precision.FP32,
+                 precision: Precision = Precision.FP32,
                  channels_last: bool | None = None) -> None:
         self.device = device = torch.device(device)
-        self.precision = Precision.parse(precision)
+        self.precision = precision
         self.dtype = DTYPES[self.precision]
         if channels_last is None:
             channels_last = device.type == "cpu"

@@ -31,6 +31,7 @@ from ..heads import check_head_target as check_head_target
 from ..heads import save_head as save_head
 from ..loader import LoadedModel
 from ..pipeline import prepare_views
+from ..presets import Views
 from ..settings import ModelSpec, TrainHeadSettings
 from ..weights import cache_dir, sha256_of
 
@@ -111,7 +112,7 @@ class HeadTrainer(LoadedModel):
         }, sort_keys=True)
         return hashlib.sha256(setting.encode()).hexdigest()[:32]
 
-    def clip_features(self, clip: TrainClip, views: str) -> np.ndarray:
+    def clip_features(self, clip: TrainClip, views: Views) -> np.ndarray:
         """Pooled features ``(views, 2048)`` of one clip, computed now."""
         prepared = prepare_views(clip.path, self.preset, self.preset.protocol(views),
                                  (clip.start_s, clip.end_s))
@@ -125,7 +126,8 @@ class HeadTrainer(LoadedModel):
     ) -> ClipFeatures:
         """Features of every readable clip (from ``cache`` when there); unreadable clips
         are listed in ``failed`` and skipped. ``on_clip(clip, error)`` after each."""
-        self.preset.protocol(views)  # a bad --views fails before any work
+        views = Views(views)  # parsed here, at the library's door: a bad one fails now
+        self.preset.protocol(views)
         rows, labels, groups = [], [], []
         out = ClipFeatures(np.empty((0, 0)), labels, groups)
         for index, clip in enumerate(clips):

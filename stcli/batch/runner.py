@@ -86,10 +86,14 @@ class BatchSummary:
         """Every video has a record."""
         return len(self.records) == len(self.videos)
 
+    @property
+    def resumed(self) -> bool:
+        """Earlier reports were looked at (``skip_existing`` with a ``report_dir``)."""
+        return self.plan.looked and self.report_dir is not None
+
     def describe(self) -> str:
         """The summary line: videos, ok, failed, and what was reused."""
-        resumed = f"; {self.plan.describe(self.report_dir)}" if (
-            self.plan.looked and self.report_dir is not None) else ""
+        resumed = f"; {self.plan.describe(self.report_dir)}" if self.resumed else ""
         return (f"{len(self.records)} videos: {len(self.records) - self.failed} ok, "
                 f"{self.failed} failed{resumed}")
 

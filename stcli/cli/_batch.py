@@ -194,8 +194,7 @@ def run_command(command: BatchCommand, paths: list[str], model: ModelSpec,
         log.error("interrupted (%s): %d of %d videos done; finished results were written",
                   signal.Signals(signum).name, len(records), len(videos))
     cut_short = STDOUT.closed and not summary.complete
-    looked = summary.plan.looked and summary.report_dir is not None
-    if signum is None and not cut_short and (len(videos) > 1 or looked):
+    if signum is None and not cut_short and (len(videos) > 1 or summary.resumed):
         log.info("%s", summary.describe())
     raise typer.Exit(EXIT_OUTPUT if not summary.saved else 128 + signum if signum is not None
                      else EXIT_FAILED if summary.failed else EXIT_OK)
